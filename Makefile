@@ -1,0 +1,39 @@
+# The two commands: `make run` (the console on demo data) and `make test`.
+# Each sets itself up: system libraries (as root), a virtual environment, packages.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint unit bench system-deps clean
+
+run: system-deps $(STAMP)
+	$(BIN)/mimdesk --demo
+
+test: system-deps $(STAMP) lint
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check mimdesk tests bench
+	$(BIN)/ruff check mimdesk tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: system-deps $(STAMP)
+	$(BIN)/python bench/journal.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/startup.py
+
+system-deps:
+	@EXTRA_DEBS="$(EXTRA_DEBS)" scripts/system-deps.sh
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \
+	  "MIMDesk needs Python 3.11 or newer; set PYTHON=python3.12 (or similar)")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,379 @@
+"""The `mimdesk` command: the console window by default, scriptable subcommands
+for automation. Subcommands never need a display and never import Qt."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import Any
+
+from mimdesk import __version__
+from mimdesk.domain.errors import DomainError
+from mimdesk.domain.lifecycle import ORDER, parse_status
+from mimdesk.domain.times import TypedInstant, load_zone, parse_instant
+from mimdesk.paths import resolve
+from mimdesk.resources import resource
+from mimdesk.settings import Settings, load_catalogue, load_settings
+from mimdesk.store import backup, journal
+from mimdesk.store.db import StoreError, quick_check
+from mimdesk.store.store import Store, StoreDamaged
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_STORE, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
+
+
+class Context:
+    """What every subcommand needs: paths, settings, catalogue, zone, the store."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        paths = resolve(args.data_dir, args.config)
+        self.demo: bool = args.demo
+        self.paths = paths.for_demo() if self.demo else paths
+        loaded = load_settings(self.paths.config_file)
+        self.settings: Settings = loaded.settings
+        for problem in loaded.problems:
+            print(f"warning: {problem}", file=sys.stderr)
+        self.zone: tzinfo = load_zone(self.settings.timezone)
+        self.catalogue_path = catalogue_path(args, self.settings)
+        self.catalogue, problem = load_catalogue(self.catalogue_path)
+        if problem:
+            print(f"warning: {problem}", file=sys.stderr)
+        self._store: Store | None = None
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store.open(self.paths.store, backups=self.paths.backups)
+            if self.demo:
+                from mimdesk.demo import seed
+
+                seed(self._store, self.now())
+        return self._store
+
+    def read_store(self) -> Store:
+        """The store for reading; a damaged one is read through a copy."""
+        try:
+            return self.store()
+        except StoreDamaged as exc:
+            copy = backup.readonly_copy(
+                exc.damage.path, self.paths.recovery, self.now()
+            )
+            print(f"warning: {exc}\nwarning: reading a copy: {copy}", file=sys.stderr)
+            self._store = Store(copy, read_only=True)
+            return self._store
+
+    def time(self, text: str | None) -> TypedInstant | None:
+        if text is None:
+            return None
+        return parse_instant(text, zone=self.zone, now=self.now())
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def catalogue_path(args: argparse.Namespace, settings: Settings) -> Path:
+    chosen = args.catalogue or os.environ.get("MIMDESK_CATALOGUE")
+    if chosen:
+        return Path(chosen).expanduser()
+    return settings.catalogue or resource("catalogues", "sample.toml")
+
+
+def _emit_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+# --- incident -------------------------------------------------------------------
+
+
+def cmd_declare(ctx: Context, args: argparse.Namespace) -> int:
+    detected = ctx.time(args.detected_at)
+    known = ctx.catalogue.ids if ctx.catalogue.services else None
+    incident_id = (
+        ctx.store()
+        .declare(
+            title=args.title,
+            severity=args.severity,
+            services=args.service or [],
+            detected_at=detected.utc if detected else None,
+            typed_offset=detected.typed_offset if detected else None,
+            actor=ctx.settings.operator,
+            known_services=known,
+        )
+        .result()
+    )
+    print(incident_id)
+    return EXIT_OK
+
+
+def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
+    from mimdesk import report
+
+    incidents = ctx.read_store().incidents(include_closed=not args.open)
+    now = ctx.now()
+    if args.json:
+        scale = ctx.settings.severity
+        items = [report.incident_json(i, scale, now) for i in incidents]
+        _emit_json({"format": report.LIST_FORMAT, "incidents": items})
+    elif not incidents:
+        print(
+            "No incidents. Declare one: mimdesk incident declare --title T --severity N"
+        )
+    else:
+        for incident in incidents:
+            print(report.list_line(incident, now))
+    return EXIT_OK
+
+
+def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
+    from mimdesk import report
+
+    store = ctx.read_store()
+    incident = store.incident(args.id)
+    events = store.timeline(incident.id)
+    now, scale = ctx.now(), ctx.settings.severity
+    if args.json:
+        _emit_json(
+            {
+                "format": report.SHOW_FORMAT,
+                "incident": report.incident_json(incident, scale, now),
+                "timeline": [report.event_json(e) for e in events],
+            }
+        )
+    else:
+        print("\n".join(report.incident_lines(incident, events, scale, ctx.zone, now)))
+    return EXIT_OK
+
+
+def cmd_note(ctx: Context, args: argparse.Namespace) -> int:
+    at = ctx.time(args.at)
+    events = (
+        ctx.store()
+        .add_note(
+            args.id,
+            " ".join(args.text),
+            actor=ctx.settings.operator,
+            at=at.utc if at else None,
+            typed_offset=at.typed_offset if at else None,
+        )
+        .result()
+    )
+    print(f"{events[0].incident_id}: note recorded (event {events[0].id})")
+    return EXIT_OK
+
+
+def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
+    at = ctx.time(args.at)
+    events = (
+        ctx.store()
+        .change_status(
+            args.id,
+            parse_status(args.status),
+            actor=ctx.settings.operator,
+            at=at.utc if at else None,
+            typed_offset=at.typed_offset if at else None,
+            reason=args.reason,
+        )
+        .result()
+    )
+    from mimdesk.domain.incident import describe
+
+    print(f"{events[0].incident_id}: {describe(events[0])}")
+    return EXIT_OK
+
+
+def cmd_severity(ctx: Context, args: argparse.Namespace) -> int:
+    store = ctx.store()
+    store.change_severity(args.id, args.severity, actor=ctx.settings.operator).result()
+    print(f"{journal.normalise_id(args.id)}: severity now SEV{args.severity}")
+    return EXIT_OK
+
+
+# --- journal and store ----------------------------------------------------------
+
+
+def cmd_verify(ctx: Context, args: argparse.Namespace) -> int:
+    store = ctx.read_store()
+    problems = store.verify(args.id)
+    scope = journal.normalise_id(args.id) if args.id else "the whole journal"
+    if not problems:
+        print(f"journal ok: {store.event_count()} events, chain intact ({scope})")
+        return EXIT_OK
+    for problem in problems:
+        print(problem.message)
+    print(f"journal verify: {len(problems)} problem(s) in {scope}", file=sys.stderr)
+    return EXIT_PROBLEMS
+
+
+def cmd_rebuild(ctx: Context, args: argparse.Namespace) -> int:
+    count = ctx.store().rebuild().result()
+    print(f"read model rebuilt from the journal: {count} incident(s)")
+    return EXIT_OK
+
+
+def cmd_store_check(ctx: Context, args: argparse.Namespace) -> int:
+    path = ctx.paths.store
+    if not path.exists():
+        print(f"{path}: no store yet (it is created on first use)")
+        return EXIT_OK
+    problems = quick_check(path)
+    latest = backup.latest_backup(ctx.paths.backups)
+    print(f"store:  {path}\nbackup: {latest or 'none yet'}")
+    if problems:
+        print("quick_check FAILED:\n  " + "\n  ".join(problems[:20]))
+        return EXIT_PROBLEMS
+    print("quick_check ok")
+    return EXIT_OK
+
+
+def cmd_store_backup(ctx: Context, args: argparse.Namespace) -> int:
+    print(ctx.store().backup_now().result())
+    return EXIT_OK
+
+
+def cmd_store_restore(ctx: Context, args: argparse.Namespace) -> int:
+    aside = backup.restore(Path(args.backup), ctx.paths.store, ctx.now())
+    print(
+        f"restored {ctx.paths.store} from {args.backup}; the previous file is {aside}"
+    )
+    return EXIT_OK
+
+
+# --- parser ---------------------------------------------------------------------
+
+
+def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    default: Any = argparse.SUPPRESS if suppress else None
+    parser.add_argument(
+        "--data-dir", default=default, help="data folder (env MIMDESK_DATA_DIR)"
+    )
+    parser.add_argument(
+        "--config", default=default, help="settings file (env MIMDESK_CONFIG)"
+    )
+    parser.add_argument(
+        "--catalogue", default=default, help="service catalogue (env MIMDESK_CATALOGUE)"
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="use the separate demo store, filled with DEMO incidents",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mimdesk",
+        description="MIMDesk: command centre for major IT incidents. "
+        "With no command, opens the console window.",
+    )
+    parser.add_argument("--version", action="version", version=f"mimdesk {__version__}")
+    _global_options(parser, suppress=False)
+    parser.add_argument("--screenshot", metavar="PNG", help=argparse.SUPPRESS)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, suppress=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    inc = sub.add_parser("incident", help="declare, list, show and update incidents")
+    isub = inc.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = isub.add_parser("declare", parents=[common], help="open a new incident")
+    p.add_argument("--title", required=True)
+    p.add_argument("--severity", type=int, required=True, choices=[1, 2, 3, 4])
+    p.add_argument("--service", action="append", metavar="ID", help="repeatable")
+    p.add_argument("--detected-at", metavar="TIME", help="default: now")
+    p.set_defaults(func=cmd_declare)
+    p = isub.add_parser("list", parents=[common], help="open, then recent incidents")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--open", action="store_true", help="open incidents only")
+    p.set_defaults(func=cmd_list)
+    p = isub.add_parser("show", parents=[common], help="one incident and its timeline")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_show)
+    p = isub.add_parser("note", parents=[common], help="add a note to the timeline")
+    p.add_argument("id")
+    p.add_argument("text", nargs="+")
+    p.add_argument("--at", metavar="TIME", help="when it happened (default: now)")
+    p.set_defaults(func=cmd_note)
+    p = isub.add_parser("status", parents=[common], help="move to a status")
+    p.add_argument("id")
+    p.add_argument("status", help=" | ".join(s.value for s in ORDER))
+    p.add_argument("--at", metavar="TIME", help="milestone time (default: now)")
+    p.add_argument("--reason", help="why (recorded with the change)")
+    p.set_defaults(func=cmd_status)
+    p = isub.add_parser("severity", parents=[common], help="change the severity")
+    p.add_argument("id")
+    p.add_argument("severity", type=int, choices=[1, 2, 3, 4])
+    p.set_defaults(func=cmd_severity)
+
+    jour = sub.add_parser("journal", help="check or rebuild from the journal")
+    jsub = jour.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = jsub.add_parser("verify", parents=[common], help="check the hash chain")
+    p.add_argument("id", nargs="?")
+    p.set_defaults(func=cmd_verify)
+    p = jsub.add_parser("rebuild", parents=[common], help="refold the read model")
+    p.set_defaults(func=cmd_rebuild)
+
+    sto = sub.add_parser("store", help="check, back up or restore the store")
+    ssub = sto.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = ssub.add_parser("check", parents=[common], help="run PRAGMA quick_check")
+    p.set_defaults(func=cmd_store_check)
+    p = ssub.add_parser("backup", parents=[common], help="write a backup now")
+    p.set_defaults(func=cmd_store_backup)
+    p = ssub.add_parser(
+        "restore", parents=[common], help="replace the store by a backup"
+    )
+    p.add_argument("backup")
+    p.set_defaults(func=cmd_store_restore)
+    return parser
+
+
+def _run(
+    func: Callable[[Context, argparse.Namespace], int], ctx: Context, args: Any
+) -> int:
+    try:
+        code: int = func(ctx, args)
+        return code
+    except journal.IncidentNotFound as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    except DomainError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_STORE
+    finally:
+        ctx.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        from mimdesk.app import run_gui
+
+        return run_gui(args)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        ctx = Context(args)
+    except DomainError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return _run(args.func, ctx, args)
+    except BrokenPipeError:
+        # Output piped into `head` and the like: stop quietly.
+        sys.stderr.close()
+        return EXIT_OK

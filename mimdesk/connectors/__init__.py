@@ -1,0 +1,1 @@
+"""Clients for remote systems (monitoring, chat, email); no Qt, typed errors."""

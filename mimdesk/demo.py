@@ -1,0 +1,99 @@
+"""Built-in demo incidents, recorded in a separate store and flagged DEMO everywhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from mimdesk.domain.lifecycle import Status
+from mimdesk.store.store import Store
+
+
+@dataclass(frozen=True)
+class _Story:
+    title: str
+    severity: int
+    services: tuple[str, ...]
+    minutes_ago: int
+    steps: tuple[tuple[int, Status | str], ...]  # (minutes after detection, what)
+
+
+_STORIES = (
+    _Story(
+        "Card payments failing for retail customers",
+        1,
+        ("payments-api", "card-gateway"),
+        47,
+        (
+            (5, Status.DECLARED),
+            (9, "Card authorisation errors at 38% since detection; acquirer timeouts"),
+            (12, Status.MOBILISED),
+            (25, "Failover to the secondary acquirer started by Payments Platform"),
+        ),
+    ),
+    _Story(
+        "Mobile app logins slow (p95 above 8 s)",
+        2,
+        ("identity", "mobile-bff"),
+        130,
+        (
+            (10, Status.DECLARED),
+            (20, Status.MOBILISED),
+            (75, "Identity release 4.12 rolled back"),
+            (90, Status.MITIGATED),
+        ),
+    ),
+    _Story(
+        "Intranet search returns stale results",
+        4,
+        ("intranet-search",),
+        15,
+        ((3, Status.DECLARED),),
+    ),
+    _Story(
+        "Branch printers offline in the north region",
+        3,
+        ("branch-network",),
+        26 * 60,
+        (
+            (8, Status.DECLARED),
+            (200, "Carrier replaced a faulty line card at the regional hub"),
+            (240, Status.RESOLVED),
+            (360, Status.CLOSED),
+        ),
+    ),
+)
+
+
+def seed(store: Store, now: datetime, actor: str = "demo") -> list[str]:
+    """Record the demo incidents if the store has none yet; return their ids."""
+    if store.event_count():
+        return []
+    ids = []
+    for story in _STORIES:
+        detected = now - timedelta(minutes=story.minutes_ago)
+        first, *rest = story.steps
+        incident_id = store.declare(
+            title=story.title,
+            severity=story.severity,
+            services=story.services,
+            detected_at=detected,
+            declared_at=detected + timedelta(minutes=first[0]),
+            actor=actor,
+            demo=True,
+        ).result()
+        for minutes, what in rest:
+            _record(
+                store, incident_id, detected + timedelta(minutes=minutes), what, actor
+            )
+        ids.append(incident_id)
+    return ids
+
+
+def _record(
+    store: Store, incident_id: str, at: datetime, what: Status | str, actor: str
+) -> None:
+    if isinstance(what, Status):
+        store.change_status(incident_id, what, at=at, actor=actor).result()
+    else:
+        store.add_note(incident_id, what, actor=actor, at=at).result()

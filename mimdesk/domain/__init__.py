@@ -1,0 +1,1 @@
+"""The incident model: pure Python, no Qt, no I/O, no clock reads."""

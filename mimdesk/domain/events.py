@@ -1,0 +1,113 @@
+"""Journal events: what a command produces, what the journal stores, how it is chained.
+
+Each stored event carries the hash of the event recorded before it in the same
+store, so an edit, a deletion or a torn write shows up when the chain is verified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mimdesk.domain.times import utc_iso
+
+GENESIS_HASH = "0" * 64
+
+INCIDENT_CREATED = "incident.created"
+STATUS_CHANGED = "incident.status_changed"
+NOTE_ADDED = "incident.note_added"
+SEVERITY_CHANGED = "incident.severity_changed"
+TITLE_CHANGED = "incident.title_changed"
+
+KINDS = frozenset(
+    {INCIDENT_CREATED, STATUS_CHANGED, NOTE_ADDED, SEVERITY_CHANGED, TITLE_CHANGED}
+)
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event a command wants recorded; the journal gives it identity and order."""
+
+    kind: str
+    payload: Mapping[str, Any]
+    occurred_at: datetime
+    actor: str
+    typed_offset: str | None = None
+
+
+@dataclass(frozen=True)
+class JournalEvent:
+    """One recorded, immutable journal entry."""
+
+    seq: int
+    id: str
+    incident_id: str
+    incident_seq: int
+    kind: str
+    payload: Mapping[str, Any]
+    actor: str
+    occurred_at: datetime
+    typed_offset: str | None
+    recorded_at: datetime
+    seat: str
+    prev_hash: str
+    hash: str
+
+    def hashed_fields(self) -> dict[str, Any]:
+        return hashed_fields(
+            event_id=self.id,
+            incident_id=self.incident_id,
+            incident_seq=self.incident_seq,
+            kind=self.kind,
+            payload=self.payload,
+            actor=self.actor,
+            occurred_at=self.occurred_at,
+            typed_offset=self.typed_offset,
+            recorded_at=self.recorded_at,
+            seat=self.seat,
+        )
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no spaces: the same bytes on every machine."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def hashed_fields(
+    *,
+    event_id: str,
+    incident_id: str,
+    incident_seq: int,
+    kind: str,
+    payload: Mapping[str, Any],
+    actor: str,
+    occurred_at: datetime,
+    typed_offset: str | None,
+    recorded_at: datetime,
+    seat: str,
+) -> dict[str, Any]:
+    """Everything an event's hash covers (all of it but its store sequence number)."""
+    return {
+        "id": event_id,
+        "incident_id": incident_id,
+        "incident_seq": incident_seq,
+        "kind": kind,
+        "payload": dict(payload),
+        "actor": actor,
+        "occurred_at": utc_iso(occurred_at),
+        "typed_offset": typed_offset,
+        "recorded_at": utc_iso(recorded_at),
+        "seat": seat,
+    }
+
+
+def chain_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
+    """SHA-256 over the previous hash and the event's canonical JSON."""
+    digest = hashlib.sha256(prev_hash.encode("ascii"))
+    digest.update(b"\n")
+    digest.update(canonical_json(dict(fields)).encode("utf-8"))
+    return digest.hexdigest()

@@ -1,0 +1,370 @@
+"""An incident's state, folded from its journal events, and the commands that change it.
+
+Commands check the rules and return NewEvents; they never mutate state. `fold`
+turns recorded events back into state, so state can always be rebuilt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from mimdesk.domain import events as ev
+from mimdesk.domain.errors import DomainError
+from mimdesk.domain.lifecycle import OPEN_STATUSES, ORDER, Status, skipped_between
+from mimdesk.domain.severity import check_level
+from mimdesk.domain.times import parse_utc, utc_iso
+
+MAX_TITLE = 200
+MAX_NOTE = 10_000
+# How far ahead of "now" a typed time may be before it is treated as a typo.
+FUTURE_TOLERANCE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Milestone:
+    """When a status was reached; `at` is None for a milestone skipped over."""
+
+    at: datetime | None
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class Incident:
+    """The current state of one incident, as folded from its events."""
+
+    id: str
+    title: str
+    severity: int
+    services: tuple[str, ...]
+    status: Status
+    demo: bool
+    milestones: Mapping[Status, Milestone]
+    created_at: datetime
+    updated_at: datetime
+    reopen_count: int = 0
+    note_count: int = 0
+    last_incident_seq: int = 0
+
+    @property
+    def detected_at(self) -> datetime:
+        detected = self.milestones[Status.DETECTED].at
+        assert detected is not None
+        return detected
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def reached(self, status: Status) -> datetime | None:
+        milestone = self.milestones.get(status)
+        return milestone.at if milestone else None
+
+    def elapsed(self, now: datetime) -> timedelta:
+        """Time since detection; frozen at resolution once resolved."""
+        end = now
+        if not self.is_open:
+            end = self.reached(Status.RESOLVED) or self.reached(Status.CLOSED) or now
+        return end - self.detected_at
+
+    def latest_milestone(self) -> datetime:
+        return max(m.at for m in self.milestones.values() if m.at is not None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "severity": self.severity,
+            "services": list(self.services),
+            "status": self.status.value,
+            "demo": self.demo,
+            "milestones": {
+                s.value: {
+                    "at": utc_iso(m.at) if m.at else None,
+                    "skipped": m.skipped,
+                }
+                for s, m in self.milestones.items()
+            },
+            "created_at": utc_iso(self.created_at),
+            "updated_at": utc_iso(self.updated_at),
+            "reopen_count": self.reopen_count,
+            "note_count": self.note_count,
+            "last_incident_seq": self.last_incident_seq,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Incident:
+        milestones = {
+            Status(name): Milestone(
+                at=parse_utc(m["at"]) if m["at"] else None, skipped=m["skipped"]
+            )
+            for name, m in data["milestones"].items()
+        }
+        return cls(
+            id=data["id"],
+            title=data["title"],
+            severity=data["severity"],
+            services=tuple(data["services"]),
+            status=Status(data["status"]),
+            demo=data["demo"],
+            milestones=milestones,
+            created_at=parse_utc(data["created_at"]),
+            updated_at=parse_utc(data["updated_at"]),
+            reopen_count=data["reopen_count"],
+            note_count=data["note_count"],
+            last_incident_seq=data["last_incident_seq"],
+        )
+
+
+# --- commands -------------------------------------------------------------------
+
+
+def _check_not_future(at: datetime, now: datetime, what: str) -> None:
+    if at - now > FUTURE_TOLERANCE:
+        raise DomainError(
+            f"{what} {utc_iso(at)} is in the future (now is {utc_iso(now)}); "
+            "check the date and the offset"
+        )
+
+
+def _clean_title(title: str) -> str:
+    cleaned = " ".join(title.split())
+    if not cleaned:
+        raise DomainError("an incident needs a title that says what is hurt")
+    if len(cleaned) > MAX_TITLE:
+        raise DomainError(
+            f"title is {len(cleaned)} characters; keep it under {MAX_TITLE}"
+        )
+    return cleaned
+
+
+def declare(
+    *,
+    title: str,
+    severity: int,
+    services: Iterable[str],
+    detected_at: datetime,
+    now: datetime,
+    actor: str,
+    known_services: Collection[str] | None = None,
+    demo: bool = False,
+    typed_offset: str | None = None,
+    declared_at: datetime | None = None,
+) -> list[ev.NewEvent]:
+    """Open an incident: detected at `detected_at`, declared at `declared_at`
+    (default: now, or the detection time if that is a little ahead of now)."""
+    service_ids = tuple(dict.fromkeys(s.strip() for s in services if s.strip()))
+    if known_services is not None:
+        unknown = [s for s in service_ids if s not in known_services]
+        if unknown:
+            known = ", ".join(sorted(known_services)) or "none"
+            raise DomainError(
+                f"unknown service {', '.join(unknown)}; the catalogue has: {known}"
+            )
+    _check_not_future(detected_at, now, "detection time")
+    declared = max(now, detected_at) if declared_at is None else declared_at
+    _check_not_future(declared, now, "declaration time")
+    if declared < detected_at:
+        raise DomainError("an incident cannot be declared before it was detected")
+    created = ev.NewEvent(
+        kind=ev.INCIDENT_CREATED,
+        payload={
+            "title": _clean_title(title),
+            "severity": check_level(severity),
+            "services": list(service_ids),
+            "demo": demo,
+        },
+        occurred_at=detected_at,
+        actor=actor,
+        typed_offset=typed_offset,
+    )
+    declaration = ev.NewEvent(
+        kind=ev.STATUS_CHANGED,
+        payload={
+            "from": "detected",
+            "to": "declared",
+            "skipped": [],
+            "reopened": False,
+        },
+        occurred_at=declared,
+        actor=actor,
+    )
+    return [created, declaration]
+
+
+def change_status(
+    incident: Incident,
+    target: Status,
+    *,
+    at: datetime,
+    now: datetime,
+    actor: str,
+    typed_offset: str | None = None,
+    reason: str | None = None,
+) -> list[ev.NewEvent]:
+    """Move to `target`: forward records skipped milestones as not reached;
+    backward is a reopening, recorded as such."""
+    current = incident.status
+    if target == current:
+        raise DomainError(f"{incident.id} is already {current.value}")
+    _check_not_future(at, now, f"{target.value} time")
+    reopened = target.rank < current.rank
+    if reopened:
+        floor = incident.latest_milestone()
+        rule = "a reopening cannot be earlier than the last milestone"
+    else:
+        earlier = [m.at for s, m in incident.milestones.items() if s.rank < target.rank]
+        floor = max(a for a in earlier if a is not None)
+        rule = f"{target.value} cannot be earlier than the milestones before it"
+    if at < floor:
+        raise DomainError(f"{rule} ({utc_iso(floor)}); got {utc_iso(at)}")
+    skipped = [] if reopened else [s.value for s in skipped_between(current, target)]
+    payload: dict[str, Any] = {
+        "from": current.value,
+        "to": target.value,
+        "skipped": skipped,
+        "reopened": reopened,
+    }
+    if reason:
+        payload["reason"] = reason
+    return [ev.NewEvent(ev.STATUS_CHANGED, payload, at, actor, typed_offset)]
+
+
+def add_note(
+    incident: Incident,
+    text: str,
+    *,
+    now: datetime,
+    actor: str,
+    at: datetime | None = None,
+    typed_offset: str | None = None,
+) -> list[ev.NewEvent]:
+    """A timeline note; `at` lets a scribe record when something happened."""
+    body = text.strip()
+    if not body:
+        raise DomainError("a note needs some text")
+    if len(body) > MAX_NOTE:
+        raise DomainError(f"note is {len(body)} characters; the limit is {MAX_NOTE}")
+    when = now if at is None else at
+    _check_not_future(when, now, "note time")
+    return [ev.NewEvent(ev.NOTE_ADDED, {"text": body}, when, actor, typed_offset)]
+
+
+def change_severity(
+    incident: Incident, severity: int, *, now: datetime, actor: str
+) -> list[ev.NewEvent]:
+    level = check_level(severity)
+    if level == incident.severity:
+        raise DomainError(f"{incident.id} is already SEV{level}")
+    payload = {"from": incident.severity, "to": level}
+    return [ev.NewEvent(ev.SEVERITY_CHANGED, payload, now, actor)]
+
+
+def change_title(
+    incident: Incident, title: str, *, now: datetime, actor: str
+) -> list[ev.NewEvent]:
+    cleaned = _clean_title(title)
+    if cleaned == incident.title:
+        raise DomainError("the title is unchanged")
+    payload = {"from": incident.title, "to": cleaned}
+    return [ev.NewEvent(ev.TITLE_CHANGED, payload, now, actor)]
+
+
+# --- fold -----------------------------------------------------------------------
+
+
+def _created(event: ev.JournalEvent) -> Incident:
+    p = event.payload
+    return Incident(
+        id=event.incident_id,
+        title=p["title"],
+        severity=p["severity"],
+        services=tuple(p["services"]),
+        status=Status.DETECTED,
+        demo=bool(p.get("demo", False)),
+        milestones={Status.DETECTED: Milestone(event.occurred_at)},
+        created_at=event.recorded_at,
+        updated_at=event.recorded_at,
+        last_incident_seq=event.incident_seq,
+    )
+
+
+def _status_changed(state: Incident, event: ev.JournalEvent) -> Incident:
+    p = event.payload
+    target = Status(p["to"])
+    milestones = dict(state.milestones)
+    if p["reopened"]:
+        for status in ORDER[target.rank + 1 :]:
+            milestones.pop(status, None)
+    else:
+        for name in p["skipped"]:
+            milestones[Status(name)] = Milestone(None, skipped=True)
+        milestones[target] = Milestone(event.occurred_at)
+    return replace(
+        state,
+        status=target,
+        milestones=milestones,
+        reopen_count=state.reopen_count + (1 if p["reopened"] else 0),
+    )
+
+
+def apply(state: Incident | None, event: ev.JournalEvent) -> Incident:
+    """The state after `event`; `state` is None only before incident.created."""
+    if event.kind == ev.INCIDENT_CREATED:
+        if state is not None:
+            raise DomainError(f"{event.incident_id} was created twice")
+        return _created(event)
+    if state is None:
+        raise DomainError(f"event {event.id} comes before {event.incident_id} exists")
+    if event.kind == ev.STATUS_CHANGED:
+        state = _status_changed(state, event)
+    elif event.kind == ev.NOTE_ADDED:
+        state = replace(state, note_count=state.note_count + 1)
+    elif event.kind == ev.SEVERITY_CHANGED:
+        state = replace(state, severity=event.payload["to"])
+    elif event.kind == ev.TITLE_CHANGED:
+        state = replace(state, title=event.payload["to"])
+    # Unknown kinds (from a newer version) leave state as it is.
+    return replace(
+        state, updated_at=event.recorded_at, last_incident_seq=event.incident_seq
+    )
+
+
+def fold(events: Iterable[ev.JournalEvent]) -> Incident | None:
+    state: Incident | None = None
+    for event in events:
+        state = apply(state, event)
+    return state
+
+
+def describe(event: ev.JournalEvent) -> str:
+    """One line a person reads in a timeline."""
+    p = event.payload
+    if event.kind == ev.INCIDENT_CREATED:
+        services = ", ".join(p["services"]) or "no service named"
+        demo = "DEMO " if p.get("demo") else ""
+        return f"{demo}incident opened: SEV{p['severity']} {p['title']} ({services})"
+    if event.kind == ev.STATUS_CHANGED:
+        text = f"status {p['from']} \u2192 {p['to']}"
+        if p["reopened"]:
+            text = f"reopened: {text}"
+        if p["skipped"]:
+            text += f" (not reached: {', '.join(p['skipped'])})"
+        if p.get("reason"):
+            text += f" \u2014 {p['reason']}"
+        return text
+    if event.kind == ev.NOTE_ADDED:
+        return str(p["text"])
+    if event.kind == ev.SEVERITY_CHANGED:
+        return f"severity SEV{p['from']} \u2192 SEV{p['to']}"
+    if event.kind == ev.TITLE_CHANGED:
+        return f"title changed to \u201c{p['to']}\u201d"
+    return event.kind
+
+
+def in_time_order(events: Iterable[ev.JournalEvent]) -> list[ev.JournalEvent]:
+    """Events by when they happened (a back-dated note sits where it belongs),
+    ties kept in the order they were recorded."""
+    return sorted(events, key=lambda e: (e.occurred_at, e.incident_seq))

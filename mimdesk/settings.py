@@ -1,0 +1,117 @@
+"""Operator settings (TOML) and the service catalogue file, read without ever failing.
+
+A broken line gives a clear problem (file, line, what is wrong) and the defaults,
+or the last good catalogue, so the app keeps running.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mimdesk.domain.catalogue import Catalogue, catalogue_from_mapping
+from mimdesk.domain.errors import DomainError
+from mimdesk.domain.severity import DEFAULT_NAMES, LEVELS, SeverityScale
+from mimdesk.domain.times import load_zone
+
+log = logging.getLogger(__name__)
+
+THEMES = ("dark", "light")
+
+
+def _default_operator() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "operator"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the operator can set in settings.toml."""
+
+    timezone: str = "local"
+    theme: str = "dark"
+    operator: str = field(default_factory=_default_operator)
+    severity: SeverityScale = field(default_factory=SeverityScale)
+    catalogue: Path | None = None
+
+
+@dataclass(frozen=True)
+class Loaded:
+    settings: Settings
+    problems: tuple[str, ...] = ()
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    with path.open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def load_settings(path: Path) -> Loaded:
+    """Settings from `path`; a missing file is the defaults, a broken one too."""
+    if not path.exists():
+        return Loaded(Settings())
+    try:
+        data = _read_toml(path)
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+        problem = f"{path}: {exc}; using default settings"
+        log.warning("%s", problem)
+        return Loaded(Settings(), (problem,))
+    return _settings_from(data, path)
+
+
+def _settings_from(data: dict[str, Any], path: Path) -> Loaded:
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    zone = data.pop("timezone", None)
+    if zone is not None:
+        try:
+            load_zone(str(zone))
+            values["timezone"] = str(zone)
+        except DomainError as exc:
+            problems.append(f"{path}: timezone: {exc}")
+    theme = data.pop("theme", None)
+    if theme is not None:
+        if theme in THEMES:
+            values["theme"] = theme
+        else:
+            problems.append(f"{path}: theme must be 'dark' or 'light', not {theme!r}")
+    operator = data.pop("operator", None)
+    if isinstance(operator, str) and operator.strip():
+        values["operator"] = operator.strip()
+    catalogue = data.pop("catalogue", None)
+    if isinstance(catalogue, str):
+        values["catalogue"] = (path.parent / Path(catalogue).expanduser()).resolve()
+    names = data.pop("severity_names", None)
+    if isinstance(names, dict):
+        merged = dict(DEFAULT_NAMES)
+        for key, name in names.items():
+            if key.isdigit() and int(key) in LEVELS and isinstance(name, str):
+                merged[int(key)] = name
+            else:
+                problems.append(f"{path}: severity_names: ignored {key!r}")
+        values["severity"] = SeverityScale(merged)
+    problems += [f"{path}: unknown setting {key!r} ignored" for key in data]
+    for problem in problems:
+        log.warning("%s", problem)
+    return Loaded(Settings(**values), tuple(problems))
+
+
+def load_catalogue(
+    path: Path, last_good: Catalogue | None = None
+) -> tuple[Catalogue, str]:
+    """The catalogue in `path`, or `last_good` (or empty) with the reason it failed."""
+    fallback = last_good or Catalogue()
+    try:
+        return catalogue_from_mapping(_read_toml(path)), ""
+    except FileNotFoundError:
+        problem = f"{path}: catalogue file not found"
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError, DomainError) as exc:
+        problem = f"{path}: {exc}"
+    log.warning("%s; keeping the previous catalogue", problem)
+    return fallback, problem

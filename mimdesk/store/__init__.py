@@ -1,0 +1,1 @@
+"""The local SQLite store: migrations, the incident journal, read models, backups."""

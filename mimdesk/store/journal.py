@@ -1,0 +1,272 @@
+"""The append-only incident journal and the read model folded from it.
+
+Every function here takes a connection; writes must run inside a transaction
+opened by the writer thread.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from ulid import ULID
+
+from mimdesk.domain import events as ev
+from mimdesk.domain.errors import DomainError
+from mimdesk.domain.incident import Incident, apply, fold
+from mimdesk.domain.times import parse_utc, utc_iso
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_COLUMNS = (
+    "seq, id, incident_id, incident_seq, kind, payload, actor, occurred_at, "
+    "typed_offset, recorded_at, seat, prev_hash, hash"
+)
+
+
+class IncidentNotFound(LookupError):
+    """No incident has that id in this store."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing `verify` found wrong, tied to the event where it shows."""
+
+    seq: int | None
+    incident_id: str | None
+    message: str
+
+
+def new_incident_id(now: datetime) -> str:
+    """'INC-261203-7K3Q': the UTC date, then four random Crockford characters,
+    short enough to read out on a bridge call and unlikely to clash across seats."""
+    tail = "".join(secrets.choice(_CROCKFORD) for _ in range(4))
+    return f"INC-{now:%y%m%d}-{tail}"
+
+
+def normalise_id(text: str) -> str:
+    return text.strip().upper()
+
+
+def _row_event(row: sqlite3.Row | tuple[object, ...]) -> ev.JournalEvent:
+    (seq, eid, iid, iseq, kind, payload, actor, occ, off, rec, seat, prev, hsh) = row
+    return ev.JournalEvent(
+        seq=int(str(seq)),
+        id=str(eid),
+        incident_id=str(iid),
+        incident_seq=int(str(iseq)),
+        kind=str(kind),
+        payload=json.loads(str(payload)),
+        actor=str(actor),
+        occurred_at=parse_utc(str(occ)),
+        typed_offset=None if off is None else str(off),
+        recorded_at=parse_utc(str(rec)),
+        seat=str(seat),
+        prev_hash=str(prev),
+        hash=str(hsh),
+    )
+
+
+def last_hash(conn: sqlite3.Connection) -> str:
+    row = conn.execute("SELECT hash FROM journal ORDER BY seq DESC LIMIT 1").fetchone()
+    return str(row[0]) if row else ev.GENESIS_HASH
+
+
+def load_incident(conn: sqlite3.Connection, incident_id: str) -> Incident | None:
+    row = conn.execute(
+        "SELECT state FROM incidents WHERE id = ?", (normalise_id(incident_id),)
+    ).fetchone()
+    return Incident.from_dict(json.loads(row[0])) if row else None
+
+
+def save_incident(conn: sqlite3.Connection, incident: Incident, last_seq: int) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO incidents (id, title, severity, status, is_open, demo,"
+        " detected_at, updated_at, last_seq, state) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (
+            incident.id,
+            incident.title,
+            incident.severity,
+            incident.status.value,
+            int(incident.is_open),
+            int(incident.demo),
+            utc_iso(incident.detected_at),
+            utc_iso(incident.updated_at),
+            last_seq,
+            json.dumps(incident.to_dict(), ensure_ascii=False),
+        ),
+    )
+
+
+def append(
+    conn: sqlite3.Connection,
+    incident_id: str,
+    drafts: Sequence[ev.NewEvent],
+    *,
+    seat: str,
+    recorded_at: datetime,
+) -> list[ev.JournalEvent]:
+    """Record `drafts` for one incident, chain them, and update its read model."""
+    state = load_incident(conn, incident_id)
+    prev = last_hash(conn)
+    next_seq = state.last_incident_seq + 1 if state else 1
+    written: list[ev.JournalEvent] = []
+    for offset, draft in enumerate(drafts):
+        fields = ev.hashed_fields(
+            event_id=str(ULID()),
+            incident_id=incident_id,
+            incident_seq=next_seq + offset,
+            kind=draft.kind,
+            payload=draft.payload,
+            actor=draft.actor,
+            occurred_at=draft.occurred_at,
+            typed_offset=draft.typed_offset,
+            recorded_at=recorded_at,
+            seat=seat,
+        )
+        digest = ev.chain_hash(prev, fields)
+        cursor = conn.execute(
+            f"INSERT INTO journal ({_COLUMNS}) VALUES (NULL,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                fields["id"],
+                incident_id,
+                fields["incident_seq"],
+                draft.kind,
+                ev.canonical_json(fields["payload"]),
+                draft.actor,
+                fields["occurred_at"],
+                draft.typed_offset,
+                fields["recorded_at"],
+                seat,
+                prev,
+                digest,
+            ),
+        )
+        event = ev.JournalEvent(
+            seq=int(cursor.lastrowid or 0),
+            id=fields["id"],
+            incident_id=incident_id,
+            incident_seq=fields["incident_seq"],
+            kind=draft.kind,
+            payload=fields["payload"],
+            actor=draft.actor,
+            occurred_at=parse_utc(fields["occurred_at"]),
+            typed_offset=draft.typed_offset,
+            recorded_at=parse_utc(fields["recorded_at"]),
+            seat=seat,
+            prev_hash=prev,
+            hash=digest,
+        )
+        state = apply(state, event)
+        written.append(event)
+        prev = digest
+    if state is not None and written:
+        save_incident(conn, state, written[-1].seq)
+    return written
+
+
+def run_command(
+    conn: sqlite3.Connection,
+    incident_id: str,
+    command: Callable[[Incident], Sequence[ev.NewEvent]],
+    *,
+    seat: str,
+    recorded_at: datetime,
+) -> list[ev.JournalEvent]:
+    """Load an incident, let `command` decide, and append what it returns."""
+    state = load_incident(conn, incident_id)
+    if state is None:
+        raise IncidentNotFound(f"no incident {normalise_id(incident_id)} in this store")
+    drafts = command(state)
+    return append(conn, state.id, drafts, seat=seat, recorded_at=recorded_at)
+
+
+def iter_events(
+    conn: sqlite3.Connection, incident_id: str | None = None
+) -> Iterator[ev.JournalEvent]:
+    if incident_id is None:
+        cursor = conn.execute(f"SELECT {_COLUMNS} FROM journal ORDER BY seq")
+    else:
+        cursor = conn.execute(
+            f"SELECT {_COLUMNS} FROM journal WHERE incident_id = ?"
+            " ORDER BY incident_seq",
+            (normalise_id(incident_id),),
+        )
+    for row in cursor:
+        yield _row_event(row)
+
+
+def rebuild(conn: sqlite3.Connection) -> int:
+    """Throw away the read model and fold it again from the journal."""
+    conn.execute("DELETE FROM incidents")
+    ids = [r[0] for r in conn.execute("SELECT DISTINCT incident_id FROM journal")]
+    for incident_id in ids:
+        events = list(iter_events(conn, incident_id))
+        state = fold(events)
+        if state is not None:
+            save_incident(conn, state, events[-1].seq)
+    return len(ids)
+
+
+def _raw_rows(conn: sqlite3.Connection) -> Iterator[tuple[object, ...]]:
+    yield from conn.execute(f"SELECT {_COLUMNS} FROM journal ORDER BY seq")
+
+
+def verify(conn: sqlite3.Connection, incident_id: str | None = None) -> list[Problem]:
+    """Walk the whole chain; report problems (only those of `incident_id`, if given)."""
+    wanted = normalise_id(incident_id) if incident_id else None
+    problems: list[Problem] = []
+    prev_hash, prev_seq = ev.GENESIS_HASH, 0
+    next_incident_seq: dict[str, int] = {}
+    for row in _raw_rows(conn):
+        seq, iid = int(str(row[0])), str(row[2])
+        found: list[str] = []
+        if seq != prev_seq + 1:
+            found.append(f"events #{prev_seq + 1} to #{seq - 1} are missing")
+        if str(row[11]) != prev_hash:
+            found.append("does not link to the event before it (removed or inserted)")
+        try:
+            event = _row_event(row)
+        except (ValueError, TypeError) as exc:
+            found.append(f"cannot be read: {exc}")
+        else:
+            if ev.chain_hash(event.prev_hash, event.hashed_fields()) != event.hash:
+                found.append("was changed after it was recorded (hash mismatch)")
+            expected = next_incident_seq.get(iid, 1)
+            if event.incident_seq != expected:
+                number = event.incident_seq
+                found.append(f"is number {number} of its incident; expected {expected}")
+            next_incident_seq[iid] = event.incident_seq + 1
+        if wanted is None or iid == wanted:
+            problems += [Problem(seq, iid, f"event #{seq}: {text}") for text in found]
+        prev_hash, prev_seq = str(row[12]), seq
+    if wanted is not None and wanted not in next_incident_seq:
+        raise IncidentNotFound(f"no incident {wanted} in this store")
+    return problems + _check_read_model(conn, wanted)
+
+
+def _check_read_model(conn: sqlite3.Connection, wanted: str | None) -> list[Problem]:
+    problems: list[Problem] = []
+    ids = (
+        [wanted] if wanted else [r[0] for r in conn.execute("SELECT id FROM incidents")]
+    )
+    for incident_id in ids:
+        try:
+            folded = fold(iter_events(conn, incident_id))
+        except (DomainError, KeyError, ValueError) as exc:
+            problems.append(Problem(None, incident_id, f"cannot be folded: {exc}"))
+            continue
+        cached = load_incident(conn, incident_id)
+        if folded != cached:
+            problems.append(
+                Problem(
+                    None,
+                    incident_id,
+                    f"{incident_id}: cached state differs from the journal; "
+                    "run `mimdesk journal rebuild`",
+                )
+            )
+    return problems

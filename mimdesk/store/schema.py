@@ -1,0 +1,83 @@
+"""Schema migrations, run in order at start-up; PRAGMA user_version counts them."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from mimdesk.store.db import StoreError, wrap
+
+
+def _v1(conn: sqlite3.Connection) -> None:
+    db = wrap(conn)
+    db.table("meta").create({"key": str, "value": str}, pk="key", not_null={"value"})
+    db.table("journal").create(
+        {
+            "seq": int,
+            "id": str,
+            "incident_id": str,
+            "incident_seq": int,
+            "kind": str,
+            "payload": str,
+            "actor": str,
+            "occurred_at": str,
+            "typed_offset": str,
+            "recorded_at": str,
+            "seat": str,
+            "prev_hash": str,
+            "hash": str,
+        },
+        pk="seq",
+        not_null={
+            "id", "incident_id", "incident_seq", "kind", "payload", "actor",
+            "occurred_at", "recorded_at", "seat", "prev_hash", "hash",
+        },
+    )  # fmt: skip
+    db.table("journal").create_index(["id"], unique=True)
+    db.table("journal").create_index(["incident_id", "incident_seq"], unique=True)
+    for action in ("UPDATE", "DELETE"):
+        conn.execute(
+            f"CREATE TRIGGER journal_no_{action.lower()} BEFORE {action} ON journal "
+            "BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END"
+        )
+    db.table("incidents").create(
+        {
+            "id": str,
+            "title": str,
+            "severity": int,
+            "status": str,
+            "is_open": int,
+            "demo": int,
+            "detected_at": str,
+            "updated_at": str,
+            "last_seq": int,
+            "state": str,
+        },
+        pk="id",
+        not_null={"title", "severity", "status", "is_open", "demo", "state"},
+    )
+    db.table("incidents").create_index(["is_open", "updated_at"])
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1,)
+LATEST = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema up to date, each step in its own transaction."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version > LATEST:
+        raise StoreError(
+            f"this store was written by a newer MIMDesk (schema {version}, this "
+            f"version knows up to {LATEST}); upgrade MIMDesk to open it"
+        )
+    for number in range(version + 1, LATEST + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[number - 1](conn)
+            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return LATEST

@@ -1,0 +1,322 @@
+"""The store façade: one writer thread for changes, short reads on any thread."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sqlite3
+import threading
+from collections.abc import Callable, Collection, Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+from mimdesk.domain import incident as model
+from mimdesk.domain.events import JournalEvent, NewEvent
+from mimdesk.domain.incident import Incident
+from mimdesk.domain.lifecycle import Status
+from mimdesk.domain.times import utc_iso
+from mimdesk.store import backup, journal, schema
+from mimdesk.store.db import StoreError, StoreReadOnly, connect, quick_check
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Damage:
+    """What the start-up check found wrong with a store file, and the way back."""
+
+    path: Path
+    problems: tuple[str, ...]
+    latest_backup: Path | None
+
+    def explain(self) -> str:
+        first = self.problems[0] if self.problems else "unknown damage"
+        where = (
+            f"Newest backup: {self.latest_backup}. Restore it with "
+            f"`mimdesk store restore {self.latest_backup}`."
+            if self.latest_backup
+            else "No backup was found."
+        )
+        return f"The incident store {self.path} is damaged ({first}). {where}"
+
+
+class StoreDamaged(StoreError):
+    """quick_check failed; the file has been left exactly as it was."""
+
+    def __init__(self, damage: Damage) -> None:
+        super().__init__(damage.explain())
+        self.damage = damage
+
+
+class Store:
+    """The incident store at `path`.
+
+    Commands return Futures resolved by the writer thread; reads run on the
+    calling thread through its own connection and never hold a transaction.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        read_only: bool = False,
+        clock: Callable[[], datetime] = utc_now,
+        backups: Path | None = None,
+    ) -> None:
+        self.path = path
+        self.read_only = read_only
+        self.backups = backups or path.parent / "backups"
+        self._clock = clock
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._writer = None
+        if not read_only:
+            from mimdesk.store.writer import Writer
+
+            self._writer = Writer(self._open_writer, name=f"store-writer:{path.name}")
+        self.seat = self._meta("seat") or "unknown"
+
+    @classmethod
+    def open(cls, path: Path, **kwargs: object) -> Store:
+        """Open (creating if new) after checking the file is sound."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            problems = quick_check(path)
+            if problems:
+                backups = Path(str(kwargs.get("backups") or path.parent / "backups"))
+                damage = Damage(path, tuple(problems), backup.latest_backup(backups))
+                log.error("store damaged: %s", damage.explain())
+                raise StoreDamaged(damage)
+        return cls(path, **kwargs)  # type: ignore[arg-type]
+
+    def _open_writer(self) -> sqlite3.Connection:
+        conn = connect(self.path)
+        schema.migrate(conn)
+        conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value)"
+            " VALUES ('seat', ?), ('created_at', ?)",
+            (f"seat-{secrets.token_hex(4)}", utc_iso(self._clock())),
+        )
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, read_only=True)
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def _meta(self, key: str) -> str | None:
+        try:
+            row = (
+                self._reader()
+                .execute("SELECT value FROM meta WHERE key = ?", (key,))
+                .fetchone()
+            )
+        except sqlite3.DatabaseError:
+            return None
+        return str(row[0]) if row else None
+
+    # --- writing --------------------------------------------------------------
+
+    def submit(
+        self, job: Callable[[sqlite3.Connection], T], *, transaction: bool = True
+    ) -> Future[T]:
+        if self._writer is None:
+            failed: Future[T] = Future()
+            failed.set_exception(
+                StoreReadOnly(f"{self.path} is open read-only; nothing can be changed")
+            )
+            return failed
+        return self._writer.submit(job, transaction=transaction)
+
+    def declare(
+        self,
+        *,
+        title: str,
+        severity: int,
+        services: Iterable[str],
+        detected_at: datetime | None,
+        actor: str,
+        known_services: Collection[str] | None = None,
+        demo: bool = False,
+        typed_offset: str | None = None,
+        declared_at: datetime | None = None,
+    ) -> Future[str]:
+        """Open a new incident; the Future gives its id."""
+        services = list(services)
+
+        def job(conn: sqlite3.Connection) -> str:
+            now = self._clock()
+            drafts = model.declare(
+                title=title,
+                severity=severity,
+                services=services,
+                detected_at=detected_at or now,
+                now=now,
+                actor=actor,
+                known_services=known_services,
+                demo=demo,
+                typed_offset=typed_offset,
+                declared_at=declared_at,
+            )
+            incident_id = self._unused_id(conn, now)
+            journal.append(conn, incident_id, drafts, seat=self.seat, recorded_at=now)
+            return incident_id
+
+        return self.submit(job)
+
+    @staticmethod
+    def _unused_id(conn: sqlite3.Connection, now: datetime) -> str:
+        while True:
+            candidate = journal.new_incident_id(now)
+            if not conn.execute(
+                "SELECT 1 FROM journal WHERE incident_id = ? LIMIT 1", (candidate,)
+            ).fetchone():
+                return candidate
+
+    def command(
+        self,
+        incident_id: str,
+        decide: Callable[[Incident, datetime], Sequence[NewEvent]],
+    ) -> Future[list[JournalEvent]]:
+        """Run a domain command against the incident's current state, atomically."""
+
+        def job(conn: sqlite3.Connection) -> list[JournalEvent]:
+            now = self._clock()
+            return journal.run_command(
+                conn,
+                incident_id,
+                lambda state: decide(state, now),
+                seat=self.seat,
+                recorded_at=now,
+            )
+
+        return self.submit(job)
+
+    def change_status(
+        self,
+        incident_id: str,
+        target: Status,
+        *,
+        actor: str,
+        at: datetime | None = None,
+        typed_offset: str | None = None,
+        reason: str | None = None,
+    ) -> Future[list[JournalEvent]]:
+        return self.command(
+            incident_id,
+            lambda state, now: model.change_status(
+                state,
+                target,
+                at=at or now,
+                now=now,
+                actor=actor,
+                typed_offset=typed_offset,
+                reason=reason,
+            ),
+        )
+
+    def add_note(
+        self,
+        incident_id: str,
+        text: str,
+        *,
+        actor: str,
+        at: datetime | None = None,
+        typed_offset: str | None = None,
+    ) -> Future[list[JournalEvent]]:
+        return self.command(
+            incident_id,
+            lambda state, now: model.add_note(
+                state, text, now=now, actor=actor, at=at, typed_offset=typed_offset
+            ),
+        )
+
+    def change_severity(
+        self, incident_id: str, severity: int, *, actor: str
+    ) -> Future[list[JournalEvent]]:
+        return self.command(
+            incident_id,
+            lambda state, now: model.change_severity(
+                state, severity, now=now, actor=actor
+            ),
+        )
+
+    def rebuild(self) -> Future[int]:
+        return self.submit(journal.rebuild)
+
+    def backup_now(self) -> Future[Path]:
+        folder, now = self.backups, self._clock()
+        return self.submit(
+            lambda conn: backup.write_backup(conn, folder, now), transaction=False
+        )
+
+    def backup_if_due(self) -> Future[Path] | None:
+        if self.read_only or not backup.backup_due(self.backups, self._clock()):
+            return None
+        return self.backup_now()
+
+    # --- reading --------------------------------------------------------------
+
+    def incidents(
+        self, *, include_closed: bool = True, limit: int = 500
+    ) -> list[Incident]:
+        """Open incidents (most severe first), then closed ones; newest first."""
+        where = "" if include_closed else "WHERE is_open = 1"
+        rows = self._reader().execute(
+            f"SELECT state FROM incidents {where} "
+            "ORDER BY is_open DESC, CASE WHEN is_open THEN severity END, "
+            "detected_at DESC LIMIT ?",
+            (limit,),
+        )
+        return [Incident.from_dict(_json(row[0])) for row in rows]
+
+    def incident(self, incident_id: str) -> Incident:
+        found = journal.load_incident(self._reader(), incident_id)
+        if found is None:
+            raise journal.IncidentNotFound(
+                f"no incident {journal.normalise_id(incident_id)} in this store"
+            )
+        return found
+
+    def timeline(self, incident_id: str) -> list[JournalEvent]:
+        return list(journal.iter_events(self._reader(), incident_id))
+
+    def verify(self, incident_id: str | None = None) -> list[journal.Problem]:
+        return journal.verify(self._reader(), incident_id)
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits: cheap polling for changes."""
+        return int(self._reader().execute("PRAGMA data_version").fetchone()[0])
+
+    def event_count(self) -> int:
+        return int(self._reader().execute("SELECT count(*) FROM journal").fetchone()[0])
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+        self._local = threading.local()
+
+
+def _json(text: str) -> dict[str, object]:
+    import json
+
+    value = json.loads(text)
+    assert isinstance(value, dict)
+    return value

@@ -1,0 +1,1 @@
+"""Background work between connectors and the store: pollers, outbox, backoff."""
