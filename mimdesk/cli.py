@@ -363,9 +363,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mimdesk.app import run_gui
 
         return run_gui(args)
-    logging.basicConfig(
-        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    # Context prints settings and catalogue problems itself, as "warning: ...".
+    handler.addFilter(lambda record: record.name != "mimdesk.settings")
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     try:
         ctx = Context(args)
     except DomainError as exc:

@@ -298,6 +298,9 @@ def _status_changed(state: Incident, event: ev.JournalEvent) -> Incident:
     if p["reopened"]:
         for status in ORDER[target.rank + 1 :]:
             milestones.pop(status, None)
+        if milestones.get(target, Milestone(None)).at is None:
+            # Reopened to a status it had skipped: that status is reached now.
+            milestones[target] = Milestone(event.occurred_at)
     else:
         for name in p["skipped"]:
             milestones[Status(name)] = Milestone(None, skipped=True)

@@ -100,12 +100,16 @@ class Store:
 
     def _open_writer(self) -> sqlite3.Connection:
         conn = connect(self.path)
-        schema.migrate(conn)
-        conn.execute(
-            "INSERT OR IGNORE INTO meta (key, value)"
-            " VALUES ('seat', ?), ('created_at', ?)",
-            (f"seat-{secrets.token_hex(4)}", utc_iso(self._clock())),
-        )
+        try:
+            schema.migrate(conn)
+            conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value)"
+                " VALUES ('seat', ?), ('created_at', ?)",
+                (f"seat-{secrets.token_hex(4)}", utc_iso(self._clock())),
+            )
+        except BaseException:
+            conn.close()  # e.g. a newer schema: do not keep the file open
+            raise
         return conn
 
     def _reader(self) -> sqlite3.Connection:
@@ -305,13 +309,15 @@ class Store:
         return int(self._reader().execute("SELECT count(*) FROM journal").fetchone()[0])
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
+        # Readers first: the last connection out checkpoints and removes the WAL,
+        # and read-only ones cannot, so a clean close would leave a -wal file.
         with self._readers_lock:
             for conn in self._readers:
                 conn.close()
             self._readers.clear()
         self._local = threading.local()
+        if self._writer is not None:
+            self._writer.close()
 
 
 def _json(text: str) -> dict[str, object]:

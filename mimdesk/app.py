@@ -1,0 +1,86 @@
+"""Composition root for the console window: settings, store and UI wired together."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mimdesk import logs
+from mimdesk.clock import MonotonicClock
+from mimdesk.paths import resolve
+from mimdesk.settings import load_catalogue, load_settings
+from mimdesk.store import backup
+from mimdesk.store.db import StoreError
+from mimdesk.store.store import Store, StoreDamaged
+
+log = logging.getLogger(__name__)
+
+
+def _open_store(paths_store: Path, backups: Path, recovery: Path) -> tuple[Store, str]:
+    """The store, or a read-only copy of a damaged one with the reason to show."""
+    try:
+        return Store.open(paths_store, backups=backups), ""
+    except StoreDamaged as exc:
+        copy = backup.readonly_copy(paths_store, recovery, datetime.now(UTC))
+        text = f"{exc} Showing a READ-ONLY copy ({copy}); nothing can be changed."
+        return Store(copy, read_only=True), text
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    from mimdesk.cli import catalogue_path
+
+    paths = resolve(args.data_dir, args.config)
+    paths = paths.for_demo() if args.demo else paths
+    log_file = logs.configure(paths.log_dir)
+    loaded = load_settings(paths.config_file)
+    catalogue, catalogue_problem = load_catalogue(catalogue_path(args, loaded.settings))
+    banners = [("warning", problem) for problem in loaded.problems]
+    if catalogue_problem:
+        banners.append(("warning", catalogue_problem))
+
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from mimdesk.ui import qtlog
+    from mimdesk.ui.console import ConsoleContext, ConsoleWindow
+    from mimdesk.ui.theme import THEMES, apply_theme
+
+    qtlog.install()
+    app = QApplication(sys.argv[:1])
+    app.setApplicationName("MIMDesk")
+    app.setOrganizationName("MIMDesk")
+    apply_theme(app, THEMES.get(loaded.settings.theme, THEMES["dark"]))
+    try:
+        store, damage = _open_store(paths.store, paths.backups, paths.recovery)
+    except (StoreError, OSError) as exc:
+        log.error("cannot open the store: %s", exc)
+        QMessageBox.critical(
+            None, "MIMDesk cannot open its store", f"{exc}\n\nLog: {log_file}"
+        )
+        return 3
+    if damage:
+        banners.insert(0, ("danger", damage))
+    clock = MonotonicClock()
+    if args.demo and not store.read_only:
+        from mimdesk.demo import seed
+
+        seed(store, clock.now())
+    store.backup_if_due()
+    ctx = ConsoleContext(store, loaded.settings, catalogue, clock, args.demo, banners)
+    window = ConsoleWindow(ctx)
+    if args.screenshot:
+        _screenshot_after_first_paint(window, Path(args.screenshot))
+    window.show()
+    log.info("console open on %s", store.path)
+    try:
+        return app.exec()
+    finally:
+        store.close()
+
+
+def _screenshot_after_first_paint(window: object, target: Path) -> None:
+    from mimdesk.ui.snapshot import ScreenshotOnPaint
+
+    ScreenshotOnPaint.attach(window, target)

@@ -1,0 +1,1 @@
+"""The Qt user interface: console, dialogs, themes. Only this package imports Qt."""

@@ -1,0 +1,485 @@
+"""The incident manager's console: incident list, selected incident, timeline."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
+from functools import partial
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mimdesk.clock import MonotonicClock
+from mimdesk.domain.catalogue import Catalogue
+from mimdesk.domain.incident import Incident
+from mimdesk.domain.lifecycle import ORDER, Status
+from mimdesk.domain.severity import LEVELS
+from mimdesk.domain.times import format_clock, load_zone
+from mimdesk.settings import Settings
+from mimdesk.store.journal import IncidentNotFound
+from mimdesk.store.store import Store
+from mimdesk.ui.bridge import StoreBridge
+from mimdesk.ui.compose import ComposeBar
+from mimdesk.ui.declare_dialog import DeclareDialog
+from mimdesk.ui.header import IncidentHeader
+from mimdesk.ui.incident_list import IncidentList, IncidentListModel
+from mimdesk.ui.theme import THEMES, Theme, apply_theme
+from mimdesk.ui.timeline import Timeline
+
+log = logging.getLogger(__name__)
+
+TICK_MS = 1000
+# Type grows with the window past this width, so a wall screen stays readable.
+REFERENCE_WIDTH = 1920
+ZOOM_STEPS = (0.8, 0.9, 1.0, 1.15, 1.3, 1.5, 1.75, 2.0)
+BACKUP_CHECK_TICKS = 300
+
+
+@dataclass
+class ConsoleContext:
+    """What the console shows and writes to, assembled by the application."""
+
+    store: Store
+    settings: Settings
+    catalogue: Catalogue
+    clock: MonotonicClock
+    demo: bool = False
+    banners: list[tuple[str, str]] = field(default_factory=list)  # (kind, text)
+
+
+class ConsoleWindow(QMainWindow):
+    """Composes the console's widgets and turns operator actions into commands."""
+
+    def __init__(self, ctx: ConsoleContext) -> None:
+        super().__init__()
+        self.setObjectName("Console")
+        self.ctx = ctx
+        self.theme: Theme = THEMES.get(ctx.settings.theme, THEMES["dark"])
+        self.zone: tzinfo = load_zone(ctx.settings.timezone)
+        self.bridge = StoreBridge(ctx.store, self)
+        self.selected: str | None = None
+        self.undo_stack: list[tuple[str, Status, Status]] = []
+        self.confirm: Callable[[str, str], bool] = self._ask
+        self.zoom = 1.0
+        self.text_scale = 1.0
+        self._apply_theme()
+        self._build_widgets()
+        self._build_menus()
+        self._build_status_bar()
+        self.bridge.changed.connect(self.reload)
+        self.bridge.command_failed.connect(self._on_bridge_command_failed)
+        self.timer = QTimer(self)
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self._on_timer_timeout)
+        self._ticks = 0
+        self.resize(1480, 900)
+        self.reload()
+        self._on_timer_timeout()
+        self.timer.start()
+
+    # --- construction ---------------------------------------------------------
+
+    def _build_widgets(self) -> None:
+        scale = self.ctx.settings.severity
+        self.list_model = IncidentListModel(self.theme, scale)
+        self.incident_list = IncidentList(self.list_model)
+        self.incident_list.incident_selected.connect(self._on_list_incident_selected)
+        self.header = IncidentHeader(self.theme, scale, self.zone)
+        self.timeline = Timeline(self.theme, self.zone)
+        self.compose = ComposeBar()
+        self.compose.note_entered.connect(self._on_compose_note_entered)
+        self.compose.status_chosen.connect(self.set_status)
+        self.error = QLabel()
+        self.error.setObjectName("CommandError")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.header)
+        right_layout.addWidget(self._section("TIMELINE"))
+        right_layout.addWidget(self.timeline, 1)
+        right_layout.addWidget(self.error)
+        right_layout.addWidget(self.compose)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self._section("INCIDENTS \u2014 OPEN FIRST"))
+        left_layout.addWidget(self.incident_list, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        splitter.setSizes([560, 900])
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(10, 8, 10, 6)
+        self.banners = [self._banner(kind, text) for kind, text in self._banner_texts()]
+        for banner in self.banners:
+            layout.addWidget(banner)
+        layout.addWidget(splitter, 1)
+        self.setCentralWidget(central)
+
+    @staticmethod
+    def _section(text: str) -> QLabel:
+        label = QLabel(text)
+        label.setObjectName("SectionTitle")
+        return label
+
+    def _banner_texts(self) -> list[tuple[str, str]]:
+        texts = list(self.ctx.banners)
+        if self.ctx.demo:
+            texts.insert(
+                0,
+                (
+                    "demo",
+                    "DEMO DATA \u2014 sample incidents for practice, kept in a "
+                    f"separate store ({self.ctx.store.path.parent}). None is real.",
+                ),
+            )
+        return texts
+
+    def _banner(self, kind: str, text: str) -> QLabel:
+        banner = QLabel(text)
+        banner.setObjectName("Banner")
+        banner.setProperty("kind", kind)
+        banner.setWordWrap(True)
+        banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._style_banner(banner)
+        return banner
+
+    def _style_banner(self, banner: QLabel) -> None:
+        t = self.theme
+        colour = {"demo": t.demo, "danger": t.danger}.get(
+            banner.property("kind"), t.warning
+        )
+        banner.setStyleSheet(f"background:{colour}; color:#0d1117;")
+
+    def _action(
+        self, menu: Any, text: str, shortcut: str | None, slot: Callable[[], object]
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda _checked=False: slot())
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        incident = bar.addMenu("&Incident")
+        self.declare_action = self._action(
+            incident, "&Declare incident\u2026", "Ctrl+N", self.declare
+        )
+        self._action(incident, "Add &note", "Ctrl+L", self._focus_note)
+        self.undo_action = self._action(
+            incident, "&Undo last status change", "Ctrl+Z", self.undo
+        )
+        incident.addSeparator()
+        self._action(incident, "&Refresh", "F5", self.reload)
+        self._action(incident, "&Quit", "Ctrl+Q", self.close)
+        status = bar.addMenu("&Status")
+        self.status_actions = {}
+        for number, target in enumerate(ORDER, start=1):
+            self.status_actions[target] = self._action(
+                status,
+                target.label,
+                f"Ctrl+{number}",
+                partial(self.set_status, target),
+            )
+        severity = bar.addMenu("Se&verity")
+        for level in LEVELS:
+            name = self.ctx.settings.severity.name(level)
+            self._action(
+                severity,
+                name,
+                f"Ctrl+Shift+{level}",
+                partial(self.set_severity, level),
+            )
+        view = bar.addMenu("&View")
+        self._action(
+            view, "Toggle &light/dark theme", "Ctrl+Shift+T", self.toggle_theme
+        )
+        self._action(
+            view,
+            "Show times in &UTC / configured zone",
+            "Ctrl+Shift+U",
+            self.toggle_zone,
+        )
+        self._action(view, "&Full screen", "F11", self.toggle_full_screen)
+        view.addSeparator()
+        self._action(view, "&Larger text", "Ctrl+=", partial(self.zoom_by, 1))
+        self._action(view, "&Smaller text", "Ctrl+-", partial(self.zoom_by, -1))
+        self._action(view, "&Normal text size", "Ctrl+0", partial(self.zoom_by, 0))
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        read_only = " (READ-ONLY)" if self.ctx.store.read_only else ""
+        self.store_label = QLabel(f"Store: {self.ctx.store.path}{read_only}")
+        self.store_label.setObjectName("StorePath")
+        self.connection_label = QLabel("Connections: none configured")
+        self.connection_label.setObjectName("ConnectionState")
+        self.zone_label = QLabel()
+        self.clock_label = QLabel()
+        for widget in (
+            self.store_label,
+            self.connection_label,
+            self.zone_label,
+            self.clock_label,
+        ):
+            bar.addPermanentWidget(widget)
+
+    # --- refresh --------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Re-read the list and the selected incident from the store."""
+        now = self.ctx.clock.now()
+        incidents = self.ctx.store.incidents()
+        self.list_model.set_incidents(incidents, now)
+        open_count = sum(1 for i in incidents if i.is_open)
+        demo = " [DEMO]" if self.ctx.demo else ""
+        self.setWindowTitle(f"MIMDesk{demo} \u2014 {open_count} open incident(s)")
+        if self.selected is None and incidents:
+            self.selected = incidents[0].id
+        if self.selected is not None:
+            self.incident_list.select_incident(self.selected)
+        self._show_selected()
+
+    def _show_selected(self) -> None:
+        incident: Incident | None = None
+        if self.selected is not None:
+            try:
+                incident = self.ctx.store.incident(self.selected)
+            except IncidentNotFound:
+                self.selected = None
+        self.header.show_incident(incident)
+        self.header.set_now(self.ctx.clock.now())
+        self.timeline.show_events(
+            self.ctx.store.timeline(incident.id) if incident else []
+        )
+        writable = not self.ctx.store.read_only
+        self.compose.show_status(incident.status if incident and writable else None)
+        self.declare_action.setEnabled(writable)
+
+    def _on_list_incident_selected(self, incident_id: str) -> None:
+        if incident_id != self.selected:
+            self.selected = incident_id
+            self._clear_error()
+            self._show_selected()
+
+    def _on_timer_timeout(self) -> None:
+        clock = self.ctx.clock
+        step = clock.check_jump()
+        if step is not None:
+            self.show_message(
+                f"The system clock was stepped by {step.total_seconds():+.0f} s; "
+                "timers were re-anchored."
+            )
+        now = clock.now()
+        self.header.set_now(now)
+        self.list_model.set_now(now)
+        self.clock_label.setText(format_clock(now, self.zone, seconds=True))
+        self.zone_label.setText(f"Zone: {getattr(self.zone, 'key', None) or self.zone}")
+        self.bridge.poll()
+        self._ticks += 1
+        if self._ticks % BACKUP_CHECK_TICKS == 0:
+            self._backup_if_due()
+
+    def _backup_if_due(self) -> None:
+        future = self.ctx.store.backup_if_due()
+        if future is not None:
+            self.bridge.run(future, lambda path: log.info("backup written: %s", path))
+
+    # --- commands -------------------------------------------------------------
+
+    def declare(self) -> None:
+        dialog = DeclareDialog(
+            self.ctx.catalogue,
+            self.ctx.settings.severity,
+            self.zone,
+            self.ctx.clock,
+            self,
+        )
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        self.submit_declaration(dialog)
+
+    def submit_declaration(self, dialog: DeclareDialog) -> None:
+        declaration = dialog.declaration()
+        known = self.ctx.catalogue.ids if self.ctx.catalogue.services else None
+        future = self.ctx.store.declare(
+            title=declaration.title,
+            severity=declaration.severity,
+            services=declaration.services,
+            detected_at=declaration.detected.utc,
+            typed_offset=declaration.detected.typed_offset,
+            actor=self.ctx.settings.operator,
+            known_services=known,
+        )
+        self.bridge.run(future, self._on_declared)
+
+    def _on_declared(self, incident_id: str) -> None:
+        self.selected = incident_id
+        self.show_message(f"{incident_id} declared")
+
+    def _on_compose_note_entered(self, text: str) -> None:
+        if self.selected is None:
+            return
+        future = self.ctx.store.add_note(
+            self.selected, text, actor=self.ctx.settings.operator
+        )
+        self.bridge.run(future, lambda _events: self.compose.note_saved())
+
+    def set_status(self, target: Status, *, reason: str | None = None) -> None:
+        incident = self.header.incident
+        if incident is None or self.ctx.store.read_only:
+            return
+        if target == incident.status:
+            self.show_error(f"{incident.id} is already {target.value}")
+            return
+        if target.rank < incident.status.rank and reason is None:
+            question = (
+                f"Reopen {incident.id} from {incident.status.value} back to "
+                f"{target.value}? The reopening is recorded in the timeline."
+            )
+            if not self.confirm("Reopen incident", question):
+                return
+            reason = "reopened from the console"
+        previous = incident.status
+        future = self.ctx.store.change_status(
+            incident.id, target, actor=self.ctx.settings.operator, reason=reason
+        )
+        self.bridge.run(
+            future, lambda _e: self._on_status_set(incident.id, previous, target)
+        )
+
+    def _on_status_set(
+        self, incident_id: str, previous: Status, target: Status
+    ) -> None:
+        self.undo_stack.append((incident_id, previous, target))
+        self.show_message(
+            f"{incident_id}: {previous.value} \u2192 {target.value} (Ctrl+Z undoes)"
+        )
+
+    def undo(self) -> None:
+        """Undo the last status change made here, by recording the way back."""
+        while self.undo_stack:
+            incident_id, previous, target = self.undo_stack.pop()
+            try:
+                current = self.ctx.store.incident(incident_id).status
+            except IncidentNotFound:
+                continue
+            if current != target:
+                continue
+            future = self.ctx.store.change_status(
+                incident_id,
+                previous,
+                actor=self.ctx.settings.operator,
+                reason=f"undo of {previous.value} \u2192 {target.value}",
+            )
+            self.bridge.run(
+                future, lambda _e: self.show_message("status change undone")
+            )
+            return
+        self.show_message("Nothing to undo")
+
+    def set_severity(self, level: int) -> None:
+        if self.selected is None or self.ctx.store.read_only:
+            return
+        future = self.ctx.store.change_severity(
+            self.selected, level, actor=self.ctx.settings.operator
+        )
+        self.bridge.run(future)
+
+    # --- view -----------------------------------------------------------------
+
+    def toggle_theme(self) -> None:
+        self.theme = THEMES["light" if self.theme.name == "dark" else "dark"]
+        self._apply_theme()
+        for widget in (self.list_model, self.header, self.timeline):
+            widget.theme = self.theme
+        for banner in self.banners:
+            self._style_banner(banner)
+        self._style_error()
+        self.reload()
+
+    def _apply_theme(self) -> None:
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, self.theme, self.text_scale)
+
+    def _rescale(self) -> None:
+        """Type size follows the zoom and, on screens past 1920 px, the width."""
+        by_width = max(1.0, self.width() / REFERENCE_WIDTH)
+        scale = round(self.zoom * by_width * 4) / 4
+        if scale != self.text_scale:
+            self.text_scale = scale
+            self._apply_theme()
+            # Column widths depend on the font: size them once it has applied.
+            QTimer.singleShot(0, self._show_selected)
+
+    def zoom_by(self, steps: int) -> None:
+        index = ZOOM_STEPS.index(self.zoom) if self.zoom in ZOOM_STEPS else 2
+        index = min(max(index + steps, 0), len(ZOOM_STEPS) - 1)
+        self.zoom = ZOOM_STEPS[index] if steps else 1.0
+        self._rescale()
+        self.show_message(f"Text size {self.zoom:.0%}")
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._rescale()
+
+    def toggle_zone(self) -> None:
+        configured = load_zone(self.ctx.settings.timezone)
+        self.zone = UTC if self.zone is not UTC else configured
+        self.header.zone = self.timeline.zone = self.zone
+        self.reload()
+        self._on_timer_timeout()
+
+    def toggle_full_screen(self) -> None:
+        self.showNormal() if self.isFullScreen() else self.showFullScreen()
+
+    def _focus_note(self) -> None:
+        self.compose.note.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 10_000)
+
+    def show_error(self, text: str) -> None:
+        self.error.setText(f"\u26a0 {text}")
+        self._style_error()
+        self.error.show()
+        self.statusBar().showMessage(text, 15_000)
+
+    def _style_error(self) -> None:
+        self.error.setStyleSheet(
+            f"color:{self.theme.danger}; font-weight:600; padding:4px;"
+        )
+
+    def _clear_error(self) -> None:
+        self.error.hide()
+
+    def _on_bridge_command_failed(self, text: str) -> None:
+        self.show_error(text)
+
+    def _ask(self, title: str, question: str) -> bool:
+        answer = QMessageBox.question(self, title, question)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.timer.stop()
+        super().closeEvent(event)

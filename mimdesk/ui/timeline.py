@@ -1,0 +1,60 @@
+"""The selected incident's timeline, in the order things happened."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import tzinfo
+
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QAbstractItemView, QTreeWidget, QTreeWidgetItem
+
+from mimdesk.domain import events as ev
+from mimdesk.domain.incident import describe, in_time_order
+from mimdesk.domain.times import format_instant
+from mimdesk.ui.theme import Theme
+
+
+class Timeline(QTreeWidget):
+    """One row per journal event: when (display zone), who, what."""
+
+    def __init__(self, theme: Theme, zone: tzinfo) -> None:
+        super().__init__()
+        self.setObjectName("Timeline")
+        self.setAccessibleName("Timeline")
+        self.theme, self.zone = theme, zone
+        self.setColumnCount(3)
+        self.setHeaderLabels(["When", "Who", "What"])
+        self.setRootIsDecorated(False)
+        self.setUniformRowHeights(False)
+        self.setWordWrap(True)
+        self.setAlternatingRowColors(False)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.header().setStretchLastSection(True)
+
+    def show_events(self, events: Sequence[ev.JournalEvent]) -> None:
+        self.clear()
+        items = [self._item(event) for event in in_time_order(events)]
+        self.addTopLevelItems(items)
+        for column in (0, 1):
+            self.resizeColumnToContents(column)
+        if items:
+            self.scrollToItem(items[-1])
+
+    def _item(self, event: ev.JournalEvent) -> QTreeWidgetItem:
+        item = QTreeWidgetItem(
+            [format_instant(event.occurred_at, self.zone), event.actor, describe(event)]
+        )
+        recorded = format_instant(event.recorded_at, self.zone)
+        tip = f"recorded {recorded} by seat {event.seat}"
+        if event.typed_offset:
+            tip += f"; typed with offset {event.typed_offset}"
+        for column in range(3):
+            item.setToolTip(column, tip)
+        if event.kind == ev.STATUS_CHANGED:
+            colour = self.theme.status_colour(str(event.payload["to"]))
+            item.setForeground(2, colour)
+        elif event.kind == ev.SEVERITY_CHANGED:
+            item.setForeground(2, self.theme.severity_colour(int(event.payload["to"])))
+        elif event.kind == ev.INCIDENT_CREATED:
+            item.setForeground(2, QColor(self.theme.accent))
+        return item

@@ -1,0 +1,89 @@
+"""Fixtures for console tests: a real store in a temp folder, a clock we control."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt, QTimer
+
+from mimdesk.clock import MonotonicClock
+from mimdesk.demo import seed
+from mimdesk.resources import resource
+from mimdesk.settings import Settings, load_catalogue
+from mimdesk.store.store import Store
+from mimdesk.ui.console import ConsoleContext, ConsoleWindow
+
+START = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
+
+
+@dataclass
+class FakeTime:
+    """Wall and monotonic clocks that only move when a test moves them."""
+
+    wall: float = START.timestamp()
+    mono: float = 1000.0
+
+    def advance(self, seconds: float) -> None:
+        self.wall += seconds
+        self.mono += seconds
+
+    def clock(self) -> MonotonicClock:
+        return MonotonicClock(wall=lambda: self.wall, monotonic=lambda: self.mono)
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.wall, UTC)
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+def store(tmp_path: Path, fake_time: FakeTime) -> Iterator[Store]:
+    opened = Store.open(tmp_path / "mimdesk.sqlite", clock=fake_time.now)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def make_console(
+    qtbot, store: Store, fake_time: FakeTime
+) -> Iterator[Callable[..., ConsoleWindow]]:
+    windows: list[ConsoleWindow] = []
+
+    def make(
+        *, demo: bool = True, settings: Settings | None = None, **kw
+    ) -> ConsoleWindow:
+        if demo:
+            seed(store, fake_time.now())
+        catalogue, _ = load_catalogue(resource("catalogues", "sample.toml"))
+        ctx = ConsoleContext(
+            kw.pop("store", store),
+            settings or Settings(timezone="UTC", operator="tester"),
+            catalogue,
+            fake_time.clock(),
+            demo=demo,
+            **kw,
+        )
+        window = ConsoleWindow(ctx)
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        window.windowHandle().requestActivate()  # shortcuts reach the active window
+        qtbot.waitUntil(window.isActiveWindow)
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+        own = window.findChildren(
+            QTimer, options=Qt.FindChildOption.FindDirectChildrenOnly
+        )
+        running = [t for t in own if t.isActive()]
+        assert not running, "console left timers running after close"

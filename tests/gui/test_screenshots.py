@@ -1,0 +1,45 @@
+"""The console rendered at wall sizes, saved so people can look at it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QLabel
+
+pytestmark = pytest.mark.gui
+
+SIZES = [(1920, 1080), (3840, 2160)]
+
+
+def _clipped(label: QLabel) -> bool:
+    if label.wordWrap():
+        return label.height() < label.heightForWidth(label.width())
+    return label.height() < label.sizeHint().height()
+
+
+@pytest.mark.parametrize(("width", "height"), SIZES)
+def test_console_renders_readably_at_wall_sizes(
+    make_console, qtbot, tmp_path, width, height
+) -> None:
+    window = make_console()
+    window.resize(width, height)
+    labels = [
+        label for label in window.header.findChildren(QLabel) if label.isVisible()
+    ]
+    qtbot.waitUntil(lambda: not [label for label in labels if _clipped(label)])
+    out = Path(os.environ.get("MIMDESK_SCREENSHOTS", tmp_path))
+    out.mkdir(parents=True, exist_ok=True)
+
+    image = window.grab().toImage()
+    image.save(str(out / f"console-{width}x{height}.png"))
+
+    assert (image.width(), image.height()) == (width, height)
+    # The header's big elapsed counter must stay on screen at every size.
+    elapsed = window.header.elapsed
+    corner = elapsed.mapTo(window, elapsed.rect().bottomRight())
+    assert corner.x() <= width
+    assert corner.y() <= height
+    assert elapsed.text() == "00:47:00"
+    assert window.text_scale == width / 1920
