@@ -7,6 +7,7 @@ import argparse
 import json
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, tzinfo
@@ -352,6 +353,14 @@ def _run(
         return EXIT_USAGE
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_STORE
+    except (sqlite3.Error, OSError) as exc:
+        # A full disk, a read-only folder, a file another program locked...
+        print(
+            f"error: the store at {ctx.paths.store} could not be used: {exc}. "
+            "Nothing was recorded; check free space and permissions, then retry.",
+            file=sys.stderr,
+        )
         return EXIT_STORE
     finally:
         ctx.close()

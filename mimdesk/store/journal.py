@@ -82,10 +82,45 @@ def load_incident(conn: sqlite3.Connection, incident_id: str) -> Incident | None
     return Incident.from_dict(json.loads(row[0])) if row else None
 
 
+class StateCache:
+    """The writer's memory of each incident's state after its last event.
+
+    An entry is used only while its last event's hash is still the newest one
+    for that incident in the file, so another process's writes or a rolled-back
+    transaction can never make it serve stale state.
+    """
+
+    def __init__(self) -> None:
+        self._states: dict[str, tuple[Incident, str]] = {}
+
+    def load(self, conn: sqlite3.Connection, incident_id: str) -> Incident | None:
+        cached = self._states.get(incident_id)
+        if cached is not None:
+            row = conn.execute(
+                "SELECT hash FROM journal WHERE incident_id = ?"
+                " ORDER BY incident_seq DESC LIMIT 1",
+                (incident_id,),
+            ).fetchone()
+            if row is not None and row[0] == cached[1]:
+                return cached[0]
+        return load_incident(conn, incident_id)
+
+    def keep(self, incident: Incident, last_hash: str) -> None:
+        self._states[incident.id] = (incident, last_hash)
+
+    def clear(self) -> None:
+        self._states.clear()
+
+
 def save_incident(conn: sqlite3.Connection, incident: Incident, last_seq: int) -> None:
     conn.execute(
-        "INSERT OR REPLACE INTO incidents (id, title, severity, status, is_open, demo,"
-        " detected_at, updated_at, last_seq, state) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO incidents (id, title, severity, status, is_open, demo,"
+        " detected_at, updated_at, last_seq, state) VALUES (?,?,?,?,?,?,?,?,?,?)"
+        " ON CONFLICT (id) DO UPDATE SET title = excluded.title,"
+        " severity = excluded.severity, status = excluded.status,"
+        " is_open = excluded.is_open, demo = excluded.demo,"
+        " detected_at = excluded.detected_at, updated_at = excluded.updated_at,"
+        " last_seq = excluded.last_seq, state = excluded.state",
         (
             incident.id,
             incident.title,
@@ -108,9 +143,15 @@ def append(
     *,
     seat: str,
     recorded_at: datetime,
+    state: Incident | None = None,
+    cache: StateCache | None = None,
 ) -> list[ev.JournalEvent]:
-    """Record `drafts` for one incident, chain them, and update its read model."""
-    state = load_incident(conn, incident_id)
+    """Record `drafts` for one incident, chain them, and update its read model.
+
+    `state` is the incident's current state if the caller already loaded it.
+    """
+    if state is None:
+        state = load_incident(conn, incident_id)
     prev = last_hash(conn)
     next_seq = state.last_incident_seq + 1 if state else 1
     written: list[ev.JournalEvent] = []
@@ -165,6 +206,8 @@ def append(
         prev = digest
     if state is not None and written:
         save_incident(conn, state, written[-1].seq)
+        if cache is not None:
+            cache.keep(state, written[-1].hash)
     return written
 
 
@@ -175,13 +218,23 @@ def run_command(
     *,
     seat: str,
     recorded_at: datetime,
+    cache: StateCache | None = None,
 ) -> list[ev.JournalEvent]:
     """Load an incident, let `command` decide, and append what it returns."""
-    state = load_incident(conn, incident_id)
+    incident_id = normalise_id(incident_id)
+    state = cache.load(conn, incident_id) if cache else load_incident(conn, incident_id)
     if state is None:
         raise IncidentNotFound(f"no incident {normalise_id(incident_id)} in this store")
     drafts = command(state)
-    return append(conn, state.id, drafts, seat=seat, recorded_at=recorded_at)
+    return append(
+        conn,
+        state.id,
+        drafts,
+        seat=seat,
+        recorded_at=recorded_at,
+        state=state,
+        cache=cache,
+    )
 
 
 def iter_events(

@@ -56,7 +56,6 @@ def _v1(conn: sqlite3.Connection) -> None:
         pk="id",
         not_null={"title", "severity", "status", "is_open", "demo", "state"},
     )
-    db.table("incidents").create_index(["is_open", "updated_at"])
 
 
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1,)

@@ -79,6 +79,7 @@ class Store:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._writer = None
+        self._states = journal.StateCache()  # touched by the writer thread only
         if not read_only:
             from mimdesk.store.writer import Writer
 
@@ -176,7 +177,14 @@ class Store:
                 declared_at=declared_at,
             )
             incident_id = self._unused_id(conn, now)
-            journal.append(conn, incident_id, drafts, seat=self.seat, recorded_at=now)
+            journal.append(
+                conn,
+                incident_id,
+                drafts,
+                seat=self.seat,
+                recorded_at=now,
+                cache=self._states,
+            )
             return incident_id
 
         return self.submit(job)
@@ -205,6 +213,7 @@ class Store:
                 lambda state: decide(state, now),
                 seat=self.seat,
                 recorded_at=now,
+                cache=self._states,
             )
 
         return self.submit(job)
@@ -259,7 +268,11 @@ class Store:
         )
 
     def rebuild(self) -> Future[int]:
-        return self.submit(journal.rebuild)
+        def job(conn: sqlite3.Connection) -> int:
+            self._states.clear()
+            return journal.rebuild(conn)
+
+        return self.submit(job)
 
     def backup_now(self) -> Future[Path]:
         folder, now = self.backups, self._clock()

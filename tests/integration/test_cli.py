@@ -1,0 +1,233 @@
+"""The `mimdesk` command as scripts and operators use it: output, JSON, exit codes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import Run
+
+UTC_TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"
+STATUSES = ["detected", "declared", "mobilised", "mitigated", "resolved", "closed"]
+INCIDENT_KEYS = {
+    "id", "title", "severity", "severity_name", "status", "open", "demo", "services",
+    "detected_at", "elapsed_seconds", "milestones", "reopen_count", "created_at",
+    "updated_at",
+}  # fmt: skip
+# Formats only ever gain fields within a version (README, "JSON output").
+EVENT_KEYS = {
+    "seq", "id", "kind", "at", "typed_offset", "recorded_at", "actor", "seat", "text",
+    "payload",
+}  # fmt: skip
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def as_json(result: subprocess.CompletedProcess[str]) -> Any:
+    return json.loads(ok(result))
+
+
+@pytest.fixture
+def incident_id(mimdesk: Run) -> str:
+    out = ok(
+        mimdesk(
+            "incident", "declare", "--title", "Card payments failing",
+            "--severity", "1", "--service", "payments-api",
+            "--detected-at", "10m ago",
+        )
+    )  # fmt: skip
+    return out.strip()
+
+
+def test_declare_prints_the_new_id(incident_id: str) -> None:
+    assert re.fullmatch(r"INC-\d{6}-[0-9A-HJKMNP-TV-Z]{4}", incident_id)
+
+
+def test_list_json_has_the_documented_shape(mimdesk: Run, incident_id: str) -> None:
+    listed = as_json(mimdesk("incident", "list", "--json"))
+
+    assert listed["format"] == "mimdesk.incidents/1"
+    (item,) = listed["incidents"]
+    assert set(item) >= INCIDENT_KEYS
+    assert re.fullmatch(UTC_TIME, item["detected_at"])
+    assert (item["id"], item["status"], item["open"]) == (incident_id, "declared", True)
+    assert item["severity_name"] == "SEV1 Critical"
+    assert item["services"] == ["payments-api"]
+    assert 600 <= item["elapsed_seconds"] < 3600
+    assert list(item["milestones"]) == STATUSES
+    for entry in item["milestones"].values():
+        assert set(entry) == {"at", "reached", "skipped"}
+    assert item["milestones"]["detected"]["at"] == item["detected_at"]
+    assert item["milestones"]["mobilised"] == {
+        "at": None,
+        "reached": False,
+        "skipped": False,
+    }
+
+
+def test_note_status_and_severity_show_up_in_show_json(
+    mimdesk: Run, incident_id: str
+) -> None:
+    ok(mimdesk("incident", "note", incident_id, "Acquirer", "timeouts"))
+    ok(mimdesk("incident", "status", incident_id, "mitigated", "--reason", "failover"))
+    out = ok(mimdesk("incident", "severity", incident_id.lower(), "2"))
+
+    shown = as_json(mimdesk("incident", "show", incident_id, "--json"))
+
+    assert out.strip() == f"{incident_id}: severity now SEV2"
+    assert {"format", "incident", "timeline"} <= set(shown)
+    assert shown["format"] == "mimdesk.incident/1"
+    incident = shown["incident"]
+    assert (incident["status"], incident["severity"]) == ("mitigated", 2)
+    assert incident["milestones"]["mobilised"] == {
+        "at": None,
+        "reached": False,
+        "skipped": True,
+    }
+    assert incident["milestones"]["mitigated"]["reached"] is True
+    assert all(set(event) >= EVENT_KEYS for event in shown["timeline"])
+    assert all(re.fullmatch(UTC_TIME, event["at"]) for event in shown["timeline"])
+    assert [event["text"] for event in shown["timeline"]] == [
+        "incident opened: SEV1 Card payments failing (payments-api)",
+        "status detected → declared",
+        "Acquirer timeouts",
+        "status declared → mitigated (not reached: mobilised) — failover",
+        "severity SEV1 → SEV2",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--title", "Outage", "--severity", "7"], "invalid choice: 7"),
+        (["--title", "   ", "--severity", "1"], "needs a title"),
+        (["--title", "Outage", "--severity", "1", "--service", "nope"], "catalogue"),
+        (["--title", "Outage", "--severity", "1", "--detected-at", "teatime"], "ISO"),
+        (
+            [
+                "--title",
+                "Outage",
+                "--severity",
+                "1",
+                "--detected-at",
+                "2099-01-01T09:00Z",
+            ],
+            "in the future",
+        ),
+    ],
+)
+def test_bad_input_exits_2_and_records_nothing(
+    mimdesk: Run, args: list[str], message: str
+) -> None:
+    result = mimdesk("incident", "declare", *args)
+
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "No incidents" in ok(mimdesk("incident", "list"))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["incident", "show", "INC-000000-ZZZZ"],
+        ["incident", "note", "INC-000000-ZZZZ", "hello"],
+        ["incident", "status", "INC-000000-ZZZZ", "resolved"],
+        ["incident", "severity", "INC-000000-ZZZZ", "2"],
+        ["journal", "verify", "INC-000000-ZZZZ"],
+    ],
+)
+def test_an_unknown_incident_exits_4(mimdesk: Run, args: list[str]) -> None:
+    result = mimdesk(*args)
+
+    assert result.returncode == 4
+    assert result.stderr.strip() == "error: no incident INC-000000-ZZZZ in this store"
+
+
+def test_verify_exits_1_when_the_journal_was_tampered_with(
+    mimdesk: Run, data_dir: Path, incident_id: str
+) -> None:
+    assert "journal ok: 2 events" in ok(mimdesk("journal", "verify"))
+    conn = sqlite3.connect(data_dir / "mimdesk.sqlite")
+    conn.execute("DROP TRIGGER journal_no_update")
+    conn.execute("UPDATE journal SET actor = 'someone else' WHERE seq = 2")
+    conn.commit()
+    conn.close()
+
+    result = mimdesk("journal", "verify")
+
+    assert result.returncode == 1
+    assert "event #2: was changed after it was recorded" in result.stdout
+    assert "1 problem(s) in the whole journal" in result.stderr
+
+
+def test_a_local_time_the_clocks_skipped_is_refused(mimdesk: Run, config: Path) -> None:
+    config.write_text('timezone = "Europe/London"\n', encoding="utf-8")
+
+    result = mimdesk(
+        "incident", "declare", "--title", "Outage", "--severity", "2",
+        "--detected-at", "2024-03-31 01:30",
+    )  # fmt: skip
+
+    assert result.returncode == 2
+    assert "does not exist in Europe/London: the clocks went forward" in result.stderr
+
+
+def test_a_broken_settings_line_warns_and_the_command_still_works(
+    mimdesk: Run, config: Path, incident_id: str
+) -> None:
+    config.write_text('theme = "dark"\noperator = "Dana\n', encoding="utf-8")
+
+    result = mimdesk("incident", "list")
+
+    assert incident_id in ok(result)
+    (warning,) = result.stderr.splitlines()
+    assert warning.startswith(f"warning: {config}: ")
+    assert "line 2" in warning
+
+
+def test_subcommands_never_import_qt(data_dir: Path, config: Path) -> None:
+    script = f"""
+import sys
+from mimdesk import cli
+common = ["--data-dir", {str(data_dir)!r}, "--config", {str(config)!r}]
+cli.main([*common, "incident", "declare", "--title", "Outage", "--severity", "3"])
+for args in (["incident", "list", "--json"], ["journal", "verify"],
+             ["store", "check"], ["--demo", "incident", "list"]):
+    assert cli.main([*common, *args]) == 0, args
+print(sorted(m for m in sys.modules if m.startswith(("PySide6", "pyqtgraph"))))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "[]"
+
+
+def test_demo_lists_demo_incidents_and_leaves_the_real_store_alone(
+    mimdesk: Run, data_dir: Path, incident_id: str
+) -> None:
+    real = data_dir / "mimdesk.sqlite"
+    before = hashlib.sha256(real.read_bytes()).hexdigest()
+
+    lines = ok(mimdesk("--demo", "incident", "list")).splitlines()
+
+    assert len(lines) == 4
+    assert all(line.endswith("[DEMO]") for line in lines)
+    assert not any(incident_id in line for line in lines)
+    assert hashlib.sha256(real.read_bytes()).hexdigest() == before
+    assert (data_dir / "demo" / "mimdesk.sqlite").exists()
+    real_lines = ok(mimdesk("incident", "list")).splitlines()
+    assert [incident_id in line for line in real_lines] == [True]
+    assert "[DEMO]" not in real_lines[0]

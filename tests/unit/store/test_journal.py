@@ -1,0 +1,123 @@
+"""The incident journal: chained, append-only, verifiable, and the source of truth."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+
+import pytest
+
+from mimdesk.domain import events as ev
+from mimdesk.domain.lifecycle import Status
+from mimdesk.store.journal import IncidentNotFound
+from mimdesk.store.store import Store
+
+
+def add_notes(store: Store, incident_id: str, count: int) -> None:
+    for n in range(count):
+        store.add_note(incident_id, f"update {n}", actor="sam").result()
+
+
+def whole_journal(store: Store) -> list[ev.JournalEvent]:
+    ids = [i.id for i in store.incidents()]
+    return sorted((e for i in ids for e in store.timeline(i)), key=lambda e: e.seq)
+
+
+def test_each_event_carries_the_hash_of_the_one_before(
+    store: Store, incident_id: str
+) -> None:
+    other = store.declare(
+        title="Logins slow", severity=2, services=[], detected_at=None, actor="sam"
+    ).result()
+    add_notes(store, incident_id, 3)
+    add_notes(store, other, 2)
+
+    events = whole_journal(store)
+
+    assert [e.seq for e in events] == list(range(1, 10))
+    assert events[0].prev_hash == ev.GENESIS_HASH
+    for before, event in pairwise(events):
+        assert event.prev_hash == before.hash
+    for event in events:
+        assert event.hash == ev.chain_hash(event.prev_hash, event.hashed_fields())
+    assert store.verify() == []
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        'UPDATE journal SET payload = \'{"text":"all fine"}\' WHERE seq = 3',
+        "DELETE FROM journal WHERE seq = 3",
+    ],
+)
+def test_the_journal_refuses_changes(
+    store: Store, incident_id: str, raw: sqlite3.Connection, sql: str
+) -> None:
+    add_notes(store, incident_id, 2)
+
+    with pytest.raises(sqlite3.IntegrityError, match="the journal is append-only"):
+        raw.execute(sql)
+
+    assert store.event_count() == 4
+    assert store.verify() == []
+
+
+def test_an_edited_event_is_found_and_named(
+    store: Store, incident_id: str, raw: sqlite3.Connection
+) -> None:
+    add_notes(store, incident_id, 3)
+    raw.execute("DROP TRIGGER journal_no_update")
+    raw.execute('UPDATE journal SET payload = \'{"text":"all fine"}\' WHERE seq = 4')
+
+    problems = store.verify()
+
+    assert [(p.seq, p.incident_id) for p in problems] == [(4, incident_id)]
+    assert problems[0].message == (
+        "event #4: was changed after it was recorded (hash mismatch)"
+    )
+    assert store.verify(incident_id) == problems
+
+
+def test_a_deleted_event_shows_as_missing_and_a_broken_link(
+    store: Store, incident_id: str, raw: sqlite3.Connection
+) -> None:
+    add_notes(store, incident_id, 3)
+    raw.execute("DROP TRIGGER journal_no_delete")
+    raw.execute("DELETE FROM journal WHERE seq = 3")
+
+    messages = [p.message for p in store.verify()]
+
+    assert "event #4: events #3 to #3 are missing" in messages
+    assert "event #4: does not link to the event before it (removed or inserted)" in (
+        messages
+    )
+    assert any("cached state differs from the journal" in m for m in messages)
+
+
+def test_verifying_an_unknown_incident_says_so(store: Store, incident_id: str) -> None:
+    with pytest.raises(IncidentNotFound, match="no incident INC-000000-XXXX"):
+        store.verify("inc-000000-xxxx")
+
+
+def test_rebuilding_gives_the_read_model_appends_kept(
+    store: Store, incident_id: str, raw: sqlite3.Connection
+) -> None:
+    earlier = datetime.now(UTC) - timedelta(hours=1)
+    other = store.declare(
+        title="Logins slow", severity=3, services=[], detected_at=earlier, actor="sam"
+    ).result()
+    add_notes(store, incident_id, 2)
+    store.change_status(incident_id, Status.RESOLVED, actor="dana").result()
+    store.change_status(incident_id, Status.MITIGATED, actor="dana").result()
+    store.change_severity(other, 2, actor="sam").result()
+    kept = store.incidents()
+    raw.execute("DELETE FROM incidents")
+    assert store.incidents() == []
+
+    assert store.rebuild().result() == 2
+
+    assert store.incidents() == kept
+    assert [i.id for i in kept] == [incident_id, other]
+    assert (kept[0].note_count, kept[0].reopen_count) == (2, 1)
+    assert store.verify() == []

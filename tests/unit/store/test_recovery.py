@@ -1,0 +1,194 @@
+"""Case C32: a damaged store is refused untouched, read from a copy, and restored."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mimdesk.domain.times import parse_utc
+from mimdesk.store import backup
+from mimdesk.store.db import StoreReadOnly, quick_check
+from mimdesk.store.store import Store, StoreDamaged
+
+T0 = parse_utc("2026-12-03T14:00:00Z")
+NOTE = "Acquirer timeouts on the card gateway; failover under way. " * 8
+
+
+@dataclass
+class Damaged:
+    """A store corrupted after a clean close, and what was saved before."""
+
+    path: Path
+    backups: Path
+    incident_id: str
+    newest_backup: Path
+    notes_in_newest: int
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def corrupt_middle_pages(path: Path, pages: int = 4) -> None:
+    """Overwrite whole pages in the middle of the file, as a torn write would."""
+    data = path.read_bytes()
+    page_size = int.from_bytes(data[16:18], "big")
+    middle = len(data) // page_size // 2
+    with path.open("r+b") as handle:
+        handle.seek(middle * page_size)
+        handle.write(b"\xde\xad\xbe\xef" * (page_size // 4) * pages)
+
+
+def record_notes(store: Store, incident_id: str, count: int) -> None:
+    futures = [store.add_note(incident_id, NOTE, actor="sam") for _ in range(count)]
+    for future in futures:
+        future.result()
+
+
+@pytest.fixture
+def damaged(tmp_path: Path) -> Damaged:
+    path, backups = tmp_path / "mimdesk.sqlite", tmp_path / "backups"
+    now = [T0]
+    store = Store.open(path, clock=lambda: now[0])
+    incident_id = store.declare(
+        title="Card payments failing", severity=1, services=[], detected_at=None,
+        actor="dana",
+    ).result()  # fmt: skip
+    record_notes(store, incident_id, 20)
+    store.backup_now().result()
+    now[0] += timedelta(hours=1)
+    record_notes(store, incident_id, 20)
+    newest = store.backup_now().result()
+    record_notes(store, incident_id, 200)
+    store.close()
+    corrupt_middle_pages(path)
+    return Damaged(path, backups, incident_id, newest, 40)
+
+
+def test_a_damaged_store_is_refused_naming_the_newest_backup(
+    damaged: Damaged,
+) -> None:
+    before = digest(damaged.path)
+
+    with pytest.raises(StoreDamaged) as refused:
+        Store.open(damaged.path, backups=damaged.backups)
+
+    message = str(refused.value)
+    assert message.startswith(f"The incident store {damaged.path} is damaged (")
+    assert f"`mimdesk store restore {damaged.newest_backup}`" in message
+    assert damaged.newest_backup.name == "mimdesk-20261203T150000+0000.sqlite"
+    assert digest(damaged.path) == before
+
+
+@pytest.fixture
+def read_only_copy(damaged: Damaged, tmp_path: Path) -> Iterator[Store]:
+    copy = backup.readonly_copy(damaged.path, tmp_path / "recovery", T0)
+    store = Store(copy, read_only=True)
+    yield store
+    store.close()
+
+
+def test_a_copy_of_a_damaged_store_can_be_read_but_not_changed(
+    damaged: Damaged, read_only_copy: Store
+) -> None:
+    before = digest(damaged.path)
+
+    titles = [i.title for i in read_only_copy.incidents()]
+
+    assert titles == ["Card payments failing"]
+    with pytest.raises(StoreReadOnly, match="is open read-only"):
+        read_only_copy.add_note(damaged.incident_id, "x", actor="sam").result()
+    with pytest.raises(StoreReadOnly):
+        read_only_copy.rebuild().result()
+    assert digest(damaged.path) == before
+
+
+def test_restore_puts_the_backup_in_place_and_keeps_the_damaged_file(
+    damaged: Damaged,
+) -> None:
+    before = digest(damaged.path)
+
+    aside = backup.restore(damaged.newest_backup, damaged.path, T0)
+
+    assert quick_check(damaged.path) == []
+    assert digest(aside) == before
+    store = Store.open(damaged.path, backups=damaged.backups)
+    try:
+        restored = store.incident(damaged.incident_id)
+        assert restored.note_count == damaged.notes_in_newest
+        assert store.verify() == []
+    finally:
+        store.close()
+
+
+def test_rolling_backups_keep_only_the_newest(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "rolling"
+    hours = [T0 + timedelta(hours=h) for h in range(5)]
+
+    for now in hours:
+        job = partial(backup.write_backup, folder=folder, now=now, keep=3)
+        store.submit(job, transaction=False).result()
+
+    names = [p.name for p in backup.list_backups(folder)]
+    assert names == [f"mimdesk-{h:%Y%m%dT%H%M%S}+0000.sqlite" for h in hours[2:]]
+    assert not backup.backup_due(folder, hours[-1] + timedelta(minutes=59))
+    assert backup.backup_due(folder, hours[-1] + timedelta(minutes=60))
+
+
+def synchronous(store: Store) -> Any:
+    return store.submit(
+        lambda conn: conn.execute("PRAGMA synchronous").fetchone()[0],
+        transaction=False,
+    ).result()
+
+
+def test_synchronous_is_never_off(
+    damaged: Damaged, tmp_path: Path, load_case: Any
+) -> None:
+    levels = {"normal": 1, "full": 2}
+    allowed = {levels[n] for n in load_case("C32")["expected"]["allowed_synchronous"]}
+    backup.restore(damaged.newest_backup, damaged.path, T0)
+
+    for path in (damaged.path, tmp_path / "new" / "mimdesk.sqlite"):
+        store = Store.open(path)
+        try:
+            assert synchronous(store) in allowed
+            assert synchronous(store) == levels["full"]
+        finally:
+            store.close()
+
+
+def test_a_store_with_no_backup_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "mimdesk.sqlite"
+    Store.open(path).close()
+    corrupt_middle_pages(path, pages=2)
+
+    with pytest.raises(StoreDamaged, match="No backup was found"):
+        Store.open(path)
+
+
+def test_a_closed_store_is_complete_in_its_one_file(tmp_path: Path) -> None:
+    path, copy = tmp_path / "mimdesk.sqlite", tmp_path / "copy" / "mimdesk.sqlite"
+    store = Store.open(path)
+    incident_id = store.declare(
+        title="Logins slow", severity=2, services=[], detected_at=None, actor="sam"
+    ).result()
+    record_notes(store, incident_id, 5)
+    assert store.incident(incident_id).note_count == 5
+    store.close()
+    copy.parent.mkdir()
+    copy.write_bytes(path.read_bytes())
+
+    reopened = Store(copy, read_only=True)
+    try:
+        assert reopened.incident(incident_id).note_count == 5
+        assert reopened.event_count() == 7
+    finally:
+        reopened.close()
