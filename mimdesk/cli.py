@@ -17,10 +17,10 @@ from typing import Any
 from mimdesk import __version__
 from mimdesk.domain.errors import DomainError
 from mimdesk.domain.lifecycle import ORDER, parse_status
-from mimdesk.domain.times import TypedInstant, load_zone, parse_instant
+from mimdesk.domain.times import TypedInstant, parse_instant
 from mimdesk.paths import resolve
 from mimdesk.resources import resource
-from mimdesk.settings import Settings, load_catalogue, load_settings
+from mimdesk.settings import Settings, load_catalogue, load_settings, resolve_zone
 from mimdesk.store import backup, journal
 from mimdesk.store.db import StoreError, quick_check
 from mimdesk.store.store import Store, StoreDamaged
@@ -41,7 +41,7 @@ class Context:
         self.settings: Settings = loaded.settings
         for problem in loaded.problems:
             print(f"warning: {problem}", file=sys.stderr)
-        self.zone: tzinfo = load_zone(self.settings.timezone)
+        self.zone: tzinfo = resolve_zone(self.settings.timezone)
         self.catalogue_path = catalogue_path(args, self.settings)
         self.catalogue, problem = load_catalogue(self.catalogue_path)
         if problem:

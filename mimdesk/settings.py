@@ -10,8 +10,11 @@ import getpass
 import logging
 import tomllib
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any
+
+import tzlocal
 
 from mimdesk.domain.catalogue import Catalogue, catalogue_from_mapping
 from mimdesk.domain.errors import DomainError
@@ -47,6 +50,18 @@ class Loaded:
     problems: tuple[str, ...] = ()
 
 
+def resolve_zone(name: str | None) -> tzinfo:
+    """The display zone: an IANA name, 'UTC', or 'local' (the machine's zone,
+    with its DST rules, not just today's offset)."""
+    if not name or name.lower() == "local":
+        try:
+            return tzlocal.get_localzone()
+        except (LookupError, ValueError, OSError) as exc:
+            log.warning("cannot tell this machine's time zone (%s); using UTC", exc)
+            return UTC
+    return load_zone(name)
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     with path.open("rb") as handle:
         return tomllib.load(handle)
@@ -71,7 +86,7 @@ def _settings_from(data: dict[str, Any], path: Path) -> Loaded:
     zone = data.pop("timezone", None)
     if zone is not None:
         try:
-            load_zone(str(zone))
+            resolve_zone(str(zone))
             values["timezone"] = str(zone)
         except DomainError as exc:
             problems.append(f"{path}: timezone: {exc}")

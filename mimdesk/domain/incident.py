@@ -45,6 +45,8 @@ class Incident:
     created_at: datetime
     updated_at: datetime
     reopen_count: int = 0
+    # When the current status was entered (a reopening is not a milestone).
+    status_since: datetime | None = None
     note_count: int = 0
     last_incident_seq: int = 0
 
@@ -90,6 +92,7 @@ class Incident:
             "created_at": utc_iso(self.created_at),
             "updated_at": utc_iso(self.updated_at),
             "reopen_count": self.reopen_count,
+            "status_since": utc_iso(self.status_since) if self.status_since else None,
             "note_count": self.note_count,
             "last_incident_seq": self.last_incident_seq,
         }
@@ -113,6 +116,9 @@ class Incident:
             created_at=parse_utc(data["created_at"]),
             updated_at=parse_utc(data["updated_at"]),
             reopen_count=data["reopen_count"],
+            status_since=parse_utc(data["status_since"])
+            if data.get("status_since")
+            else None,
             note_count=data["note_count"],
             last_incident_seq=data["last_incident_seq"],
         )
@@ -218,6 +224,9 @@ def change_status(
         earlier = [m.at for s, m in incident.milestones.items() if s.rank < target.rank]
         floor = max(a for a in earlier if a is not None)
         rule = f"{target.value} cannot be earlier than the milestones before it"
+    if incident.status_since and incident.status_since > floor:
+        floor = incident.status_since
+        rule = f"the change cannot be earlier than the move to {current.value}"
     if at < floor:
         raise DomainError(f"{rule} ({utc_iso(floor)}); got {utc_iso(at)}")
     skipped = [] if reopened else [s.value for s in skipped_between(current, target)]
@@ -288,6 +297,7 @@ def _created(event: ev.JournalEvent) -> Incident:
         created_at=event.recorded_at,
         updated_at=event.recorded_at,
         last_incident_seq=event.incident_seq,
+        status_since=event.occurred_at,
     )
 
 
@@ -310,6 +320,7 @@ def _status_changed(state: Incident, event: ev.JournalEvent) -> Incident:
         status=target,
         milestones=milestones,
         reopen_count=state.reopen_count + (1 if p["reopened"] else 0),
+        status_since=event.occurred_at,
     )
 
 

@@ -41,12 +41,8 @@ def parse_utc(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
-def load_zone(name: str | None) -> tzinfo:
-    """A zone by IANA name; None or '' or 'local' gives the machine's zone."""
-    if not name or name.lower() == "local":
-        local = datetime.now(UTC).astimezone().tzinfo
-        assert local is not None
-        return local
+def load_zone(name: str) -> tzinfo:
+    """A zone by IANA name, or UTC. (The machine's own zone is found by the app.)"""
     if name.upper() == "UTC":
         return UTC
     try:

@@ -303,9 +303,12 @@ def verify(conn: sqlite3.Connection, incident_id: str | None = None) -> list[Pro
 
 def _check_read_model(conn: sqlite3.Connection, wanted: str | None) -> list[Problem]:
     problems: list[Problem] = []
-    ids = (
-        [wanted] if wanted else [r[0] for r in conn.execute("SELECT id FROM incidents")]
-    )
+    if wanted:
+        ids = [wanted]
+    else:
+        in_journal = conn.execute("SELECT DISTINCT incident_id FROM journal")
+        in_model = conn.execute("SELECT id FROM incidents")
+        ids = sorted({str(r[0]) for r in in_journal} | {str(r[0]) for r in in_model})
     for incident_id in ids:
         try:
             folded = fold(iter_events(conn, incident_id))

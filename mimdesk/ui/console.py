@@ -27,8 +27,8 @@ from mimdesk.domain.catalogue import Catalogue
 from mimdesk.domain.incident import Incident
 from mimdesk.domain.lifecycle import ORDER, Status
 from mimdesk.domain.severity import LEVELS
-from mimdesk.domain.times import format_clock, load_zone
-from mimdesk.settings import Settings
+from mimdesk.domain.times import format_clock
+from mimdesk.settings import Settings, resolve_zone
 from mimdesk.store.journal import IncidentNotFound
 from mimdesk.store.store import Store
 from mimdesk.ui.bridge import StoreBridge
@@ -68,7 +68,7 @@ class ConsoleWindow(QMainWindow):
         self.setObjectName("Console")
         self.ctx = ctx
         self.theme: Theme = THEMES.get(ctx.settings.theme, THEMES["dark"])
-        self.zone: tzinfo = load_zone(ctx.settings.timezone)
+        self.zone: tzinfo = resolve_zone(ctx.settings.timezone)
         self.bridge = StoreBridge(ctx.store, self)
         self.selected: str | None = None
         self.undo_stack: list[tuple[str, Status, Status]] = []
@@ -444,7 +444,7 @@ class ConsoleWindow(QMainWindow):
         self._rescale()
 
     def toggle_zone(self) -> None:
-        configured = load_zone(self.ctx.settings.timezone)
+        configured = resolve_zone(self.ctx.settings.timezone)
         self.zone = UTC if self.zone is not UTC else configured
         self.header.zone = self.timeline.zone = self.zone
         self.reload()

@@ -99,6 +99,19 @@ def test_reopening_to_a_skipped_status_reaches_it_then(declared: Recorder) -> No
     assert incident.milestones[Status.MOBILISED] == Milestone(None, skipped=True)
 
 
+def test_a_move_after_a_reopening_cannot_be_dated_before_it(
+    declared: Recorder,
+) -> None:
+    move(declared, Status.RESOLVED, 30)
+    move(declared, Status.DECLARED, 50)  # payments failing again
+
+    with pytest.raises(DomainError, match="earlier than the move to declared"):
+        change_status(
+            declared.incident, Status.MITIGATED, at=at(40), now=at(60), actor="x"
+        )
+    assert move(declared, Status.MITIGATED, 55).reached(Status.MITIGATED) == at(55)
+
+
 def test_the_same_status_is_refused(declared: Recorder) -> None:
     with pytest.raises(DomainError, match="already declared"):
         change_status(

@@ -95,6 +95,19 @@ def test_a_deleted_event_shows_as_missing_and_a_broken_link(
     assert any("cached state differs from the journal" in m for m in messages)
 
 
+def test_a_read_model_row_deleted_outright_is_found(
+    store: Store, incident_id: str, raw: sqlite3.Connection
+) -> None:
+    raw.execute("DELETE FROM incidents WHERE id = ?", (incident_id,))
+
+    messages = [p.message for p in store.verify()]
+
+    assert messages == [
+        f"{incident_id}: cached state differs from the journal; "
+        "run `mimdesk journal rebuild`"
+    ]
+
+
 def test_verifying_an_unknown_incident_says_so(store: Store, incident_id: str) -> None:
     with pytest.raises(IncidentNotFound, match="no incident INC-000000-XXXX"):
         store.verify("inc-000000-xxxx")

@@ -1,0 +1,43 @@
+"""Settings: the display zone, including the machine's own zone with its DST rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import tzlocal
+
+from mimdesk.domain.errors import TimeInputError
+from mimdesk.domain.times import parse_instant
+from mimdesk.settings import resolve_zone
+
+
+@pytest.fixture
+def london_machine(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TZ", "Europe/London")
+    tzlocal.reload_localzone()
+    yield
+    monkeypatch.undo()
+    tzlocal.reload_localzone()
+
+
+def test_local_zone_keeps_dst_rules_not_todays_offset(london_machine) -> None:
+    zone = resolve_zone("local")
+    winter = datetime(2026, 1, 15, 12, tzinfo=UTC).astimezone(zone)
+    summer = datetime(2026, 7, 15, 12, tzinfo=UTC).astimezone(zone)
+
+    assert (winter.tzname(), summer.tzname()) == ("GMT", "BST")
+
+
+def test_local_time_in_the_spring_gap_is_refused_on_a_local_machine(
+    london_machine,
+) -> None:
+    now = datetime(2026, 12, 3, tzinfo=UTC)
+
+    with pytest.raises(TimeInputError, match="clocks went forward"):
+        parse_instant("2024-03-31 01:30", zone=resolve_zone("local"), now=now)
+
+
+def test_utc_and_iana_names_resolve() -> None:
+    assert resolve_zone("UTC") is UTC
+    assert str(resolve_zone("America/New_York")) == "America/New_York"
