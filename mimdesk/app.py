@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,8 +30,26 @@ def _open_store(paths_store: Path, backups: Path, recovery: Path) -> tuple[Store
         return Store(copy, read_only=True), text
 
 
+def _no_display() -> str | None:
+    """Why no window can open here, before Qt aborts the process saying less."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return (
+        "error: no display to open the console on (DISPLAY and WAYLAND_DISPLAY "
+        "are unset).\n  Run it in a desktop session, use the subcommands "
+        "(mimdesk --help), or set QT_QPA_PLATFORM=offscreen for a headless check."
+    )
+
+
 def run_gui(args: argparse.Namespace) -> int:
     from mimdesk.cli import catalogue_path
+
+    problem = _no_display()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
 
     paths = resolve(args.data_dir, args.config)
     paths = paths.for_demo() if args.demo else paths

@@ -334,16 +334,18 @@ def apply(state: Incident | None, event: ev.JournalEvent) -> Incident:
         raise DomainError(f"event {event.id} comes before {event.incident_id} exists")
     if event.kind == ev.STATUS_CHANGED:
         state = _status_changed(state, event)
-    elif event.kind == ev.NOTE_ADDED:
-        state = replace(state, note_count=state.note_count + 1)
+    changes: dict[str, Any] = {
+        "updated_at": event.recorded_at,
+        "last_incident_seq": event.incident_seq,
+    }
+    if event.kind == ev.NOTE_ADDED:
+        changes["note_count"] = state.note_count + 1
     elif event.kind == ev.SEVERITY_CHANGED:
-        state = replace(state, severity=event.payload["to"])
+        changes["severity"] = event.payload["to"]
     elif event.kind == ev.TITLE_CHANGED:
-        state = replace(state, title=event.payload["to"])
-    # Unknown kinds (from a newer version) leave state as it is.
-    return replace(
-        state, updated_at=event.recorded_at, last_incident_seq=event.incident_seq
-    )
+        changes["title"] = event.payload["to"]
+    # Unknown kinds (from a newer version) change nothing but the stamps.
+    return replace(state, **changes)
 
 
 def fold(events: Iterable[ev.JournalEvent]) -> Incident | None:

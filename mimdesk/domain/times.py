@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mimdesk.domain.errors import TimeInputError
@@ -28,8 +29,11 @@ class TypedInstant:
     typed_offset: str | None
 
 
+@lru_cache(maxsize=4096)
 def utc_iso(instant: datetime) -> str:
-    """Canonical storage form: UTC, microseconds kept, 'Z' suffix."""
+    """Canonical storage form: UTC, microseconds kept, 'Z' suffix.
+
+    Cached: the same milestone times are written out with every event."""
     if instant.tzinfo is None:
         raise ValueError("naive datetime: instants must carry a zone")
     text = instant.astimezone(UTC).isoformat(timespec="microseconds")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import sqlite3
 import subprocess
@@ -231,3 +232,48 @@ def test_demo_lists_demo_incidents_and_leaves_the_real_store_alone(
     real_lines = ok(mimdesk("incident", "list")).splitlines()
     assert [incident_id in line for line in real_lines] == [True]
     assert "[DEMO]" not in real_lines[0]
+
+
+def test_console_without_a_display_explains_instead_of_aborting(data_dir: Path) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    }
+
+    result = subprocess.run(
+        [sys.executable, "-m", "mimdesk", "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+
+    assert result.returncode == 2
+    assert "no display" in result.stderr
+    assert "QT_QPA_PLATFORM=offscreen" in result.stderr
+    assert not (data_dir / "mimdesk.sqlite").exists()
+
+
+def test_console_screenshot_shows_the_demo_store(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    shot = tmp_path / "console.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+
+    command = [sys.executable, "-m", "mimdesk", "--demo", "--data-dir", str(data_dir)]
+
+    result = subprocess.run(
+        [*command, "--screenshot", str(shot)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert shot.stat().st_size > 10_000
+    assert (data_dir / "demo" / "mimdesk.sqlite").exists()
+    assert not (data_dir / "mimdesk.sqlite").exists()
