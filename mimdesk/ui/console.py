@@ -10,7 +10,7 @@ from functools import partial
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent
+from PySide6.QtGui import QAction, QCloseEvent, QColor, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -167,7 +167,8 @@ class ConsoleWindow(QMainWindow):
         colour = {"demo": t.demo, "danger": t.danger}.get(
             banner.property("kind"), t.warning
         )
-        banner.setStyleSheet(f"background:{colour}; color:#0d1117;")
+        ink = "#ffffff" if QColor(colour).lightness() < 130 else "#0d1117"
+        banner.setStyleSheet(f"background:{colour}; color:{ink};")
 
     def _action(
         self, menu: Any, text: str, shortcut: str | None, slot: Callable[[], object]

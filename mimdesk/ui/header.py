@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -22,7 +23,8 @@ from mimdesk.ui.theme import Theme
 
 def _pill(text: str, colour: str, *, filled: bool = True) -> str:
     background = colour if filled else "transparent"
-    foreground = "#0d1117" if filled else colour
+    ink = "#ffffff" if QColor(colour).lightness() < 130 else "#0d1117"
+    foreground = ink if filled else colour
     return (
         f"background:{background}; color:{foreground}; border:2px solid {colour};"
         " border-radius:4px; padding:2px 8px; font-weight:700;"

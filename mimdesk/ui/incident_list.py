@@ -12,8 +12,15 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QWidget,
+)
 
 from mimdesk.domain.incident import Incident
 from mimdesk.domain.severity import SeverityScale
@@ -108,6 +115,17 @@ class IncidentListModel(QAbstractTableModel):
         return format_duration(incident.elapsed(self._now))
 
 
+class _KeepColoursDelegate(QStyledItemDelegate):
+    """Selected rows keep their severity and status colours (Qt would whiten them)."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: Index) -> None:
+        super().initStyleOption(option, index)
+        colour = index.data(Qt.ItemDataRole.ForegroundRole)
+        if not isinstance(colour, QColor):
+            colour = option.palette.color(QPalette.ColorRole.Text)
+        option.palette.setColor(QPalette.ColorRole.HighlightedText, colour)
+
+
 class IncidentList(QTableView):
     """Selecting a row emits incident_selected(id)."""
 
@@ -118,6 +136,7 @@ class IncidentList(QTableView):
         self.setObjectName("IncidentList")
         self.setAccessibleName("Incidents")
         self.setModel(model)
+        self.setItemDelegate(_KeepColoursDelegate(self))
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setShowGrid(False)

@@ -183,3 +183,23 @@ def test_theme_toggle_switches_colours(make_console, qtbot) -> None:
     assert window.theme.name == "light"
     light = window.grab().toImage().pixelColor(5, 200)
     assert light.lightness() > dark.lightness() + 100
+
+
+def test_selected_row_keeps_severity_colour_and_readable_text(make_console) -> None:
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    window = make_console()
+    view = window.incident_list
+    delegate = view.itemDelegate()
+    severity, title = QStyleOptionViewItem(), QStyleOptionViewItem()
+    severity.palette = title.palette = view.palette()
+
+    delegate.initStyleOption(severity, window.list_model.index(0, 0))
+    delegate.initStyleOption(title, window.list_model.index(0, 1))
+
+    highlighted = QPalette.ColorRole.HighlightedText
+    assert severity.palette.color(highlighted) == window.theme.severity_colour(1)
+    assert title.palette.color(highlighted) == view.palette().color(
+        QPalette.ColorRole.Text
+    )
