@@ -14,7 +14,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from mimdesk import __version__
+from mimdesk import __version__, logs
 from mimdesk.domain.errors import DomainError
 from mimdesk.domain.lifecycle import ORDER, parse_status
 from mimdesk.domain.times import TypedInstant, parse_instant
@@ -243,10 +243,17 @@ def cmd_store_backup(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_store_restore(ctx: Context, args: argparse.Namespace) -> int:
+    from mimdesk.store import salvage
+
     aside = backup.restore(Path(args.backup), ctx.paths.store, ctx.now())
-    print(
-        f"restored {ctx.paths.store} from {args.backup}; the previous file is {aside}"
-    )
+    print(f"restored {ctx.paths.store} from {args.backup}")
+    print(f"the previous file is kept as {aside}")
+    if args.no_replay:
+        return EXIT_OK
+    result = salvage.replay(aside, ctx.paths.store)
+    print(f"recovered {result.recovered} later event(s) from the previous file")
+    if result.stopped:
+        print(f"recovery stopped: {result.stopped}")
     return EXIT_OK
 
 
@@ -335,6 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
         "restore", parents=[common], help="replace the store by a backup"
     )
     p.add_argument("backup")
+    p.add_argument(
+        "--no-replay",
+        action="store_true",
+        help="do not recover later events from the file being replaced",
+    )
     p.set_defaults(func=cmd_store_restore)
     return parser
 
@@ -372,11 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mimdesk.app import run_gui
 
         return run_gui(args)
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    # Context prints settings and catalogue problems itself, as "warning: ...".
-    handler.addFilter(lambda record: record.name != "mimdesk.settings")
-    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    logs.configure(resolve(args.data_dir, args.config).log_dir, console=False)
     try:
         ctx = Context(args)
     except DomainError as exc:

@@ -1,4 +1,4 @@
-"""Logging to a rotating file in the user's log folder, warnings also to stderr."""
+"""Logging to a rotating file in the user's log folder (and warnings to stderr)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,21 @@ from pathlib import Path
 FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"
 
 
-def configure(log_dir: Path, *, level: int = logging.INFO) -> Path | None:
-    """Set up the root logger; returns the log file, or None if it can't be written."""
+def configure(
+    log_dir: Path, *, level: int = logging.INFO, console: bool = True
+) -> Path | None:
+    """Set up the root logger; returns the log file, or None if it can't be written.
+
+    The command line passes console=False: it tells the user itself, in words,
+    and the file keeps the record (a restore, a refused write) for afterwards.
+    """
     root = logging.getLogger()
     root.setLevel(level)
-    console = logging.StreamHandler()
-    console.setLevel(logging.WARNING)
-    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    root.addHandler(console)
+    if console:
+        stream = logging.StreamHandler()
+        stream.setLevel(logging.WARNING)
+        stream.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(stream)
     try:
         log_dir.mkdir(parents=True, exist_ok=True)
         path = log_dir / "mimdesk.log"

@@ -21,7 +21,7 @@ from mimdesk.domain.incident import Incident, apply, fold
 from mimdesk.domain.times import parse_utc, utc_iso
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_COLUMNS = (
+COLUMNS = (
     "seq, id, incident_id, incident_seq, kind, payload, actor, occurred_at, "
     "typed_offset, recorded_at, seat, prev_hash, hash"
 )
@@ -51,7 +51,7 @@ def normalise_id(text: str) -> str:
     return text.strip().upper()
 
 
-def _row_event(row: sqlite3.Row | tuple[object, ...]) -> ev.JournalEvent:
+def row_event(row: sqlite3.Row | tuple[object, ...]) -> ev.JournalEvent:
     (seq, eid, iid, iseq, kind, payload, actor, occ, off, rec, seat, prev, hsh) = row
     return ev.JournalEvent(
         seq=int(str(seq)),
@@ -67,6 +67,29 @@ def _row_event(row: sqlite3.Row | tuple[object, ...]) -> ev.JournalEvent:
         seat=str(seat),
         prev_hash=str(prev),
         hash=str(hsh),
+    )
+
+
+def insert_verbatim(conn: sqlite3.Connection, event: ev.JournalEvent) -> None:
+    """Store an already-recorded event exactly as it was (salvage, later merges)."""
+    fields = event.hashed_fields()
+    conn.execute(
+        f"INSERT INTO journal ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            event.seq,
+            event.id,
+            event.incident_id,
+            event.incident_seq,
+            event.kind,
+            ev.canonical_json(fields["payload"]),
+            event.actor,
+            fields["occurred_at"],
+            event.typed_offset,
+            fields["recorded_at"],
+            event.seat,
+            event.prev_hash,
+            event.hash,
+        ),
     )
 
 
@@ -175,7 +198,7 @@ def append(
         )
         digest = ev.chain_hash(prev, fields)
         cursor = conn.execute(
-            f"INSERT INTO journal ({_COLUMNS}) VALUES (NULL,?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO journal ({COLUMNS}) VALUES (NULL,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 fields["id"],
                 incident_id,
@@ -246,15 +269,15 @@ def iter_events(
     conn: sqlite3.Connection, incident_id: str | None = None
 ) -> Iterator[ev.JournalEvent]:
     if incident_id is None:
-        cursor = conn.execute(f"SELECT {_COLUMNS} FROM journal ORDER BY seq")
+        cursor = conn.execute(f"SELECT {COLUMNS} FROM journal ORDER BY seq")
     else:
         cursor = conn.execute(
-            f"SELECT {_COLUMNS} FROM journal WHERE incident_id = ?"
+            f"SELECT {COLUMNS} FROM journal WHERE incident_id = ?"
             " ORDER BY incident_seq",
             (normalise_id(incident_id),),
         )
     for row in cursor:
-        yield _row_event(row)
+        yield row_event(row)
 
 
 def rebuild(conn: sqlite3.Connection) -> int:
@@ -270,7 +293,7 @@ def rebuild(conn: sqlite3.Connection) -> int:
 
 
 def _raw_rows(conn: sqlite3.Connection) -> Iterator[tuple[object, ...]]:
-    yield from conn.execute(f"SELECT {_COLUMNS} FROM journal ORDER BY seq")
+    yield from conn.execute(f"SELECT {COLUMNS} FROM journal ORDER BY seq")
 
 
 def verify(conn: sqlite3.Connection, incident_id: str | None = None) -> list[Problem]:
@@ -287,7 +310,7 @@ def verify(conn: sqlite3.Connection, incident_id: str | None = None) -> list[Pro
         if str(row[11]) != prev_hash:
             found.append("does not link to the event before it (removed or inserted)")
         try:
-            event = _row_event(row)
+            event = row_event(row)
         except (ValueError, TypeError) as exc:
             found.append(f"cannot be read: {exc}")
         else:

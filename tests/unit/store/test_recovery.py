@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from mimdesk.domain.times import parse_utc
-from mimdesk.store import backup
+from mimdesk.store import backup, salvage
 from mimdesk.store.db import StoreReadOnly, quick_check
 from mimdesk.store.store import Store, StoreDamaged
 
@@ -192,3 +193,89 @@ def test_a_closed_store_is_complete_in_its_one_file(tmp_path: Path) -> None:
         assert reopened.event_count() == 7
     finally:
         reopened.close()
+
+
+def test_restore_then_replay_recovers_what_the_damaged_file_still_holds(
+    damaged: Damaged,
+) -> None:
+    aside = backup.restore(damaged.newest_backup, damaged.path, T0)
+
+    result = salvage.replay(aside, damaged.path)
+
+    store = Store.open(damaged.path, backups=damaged.backups)
+    try:
+        assert store.verify() == []
+        notes = store.incident(damaged.incident_id).note_count
+        assert notes == damaged.notes_in_newest + result.recovered
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def restored_and_later(tmp_path: Path) -> tuple[Path, Path, str]:
+    """A backup after 20 notes, and the live file 30 notes further on."""
+    path = tmp_path / "mimdesk.sqlite"
+    store = Store.open(path)
+    incident_id = store.declare(
+        title="Logins slow", severity=2, services=[], detected_at=None, actor="dana"
+    ).result()
+    record_notes(store, incident_id, 20)
+    saved = store.backup_now().result()
+    record_notes(store, incident_id, 30)
+    store.close()
+    aside = backup.restore(saved, path, T0)
+    return path, aside, incident_id
+
+
+def test_every_later_event_of_a_readable_file_comes_back_unchanged(
+    restored_and_later: tuple[Path, Path, str],
+) -> None:
+    path, aside, incident_id = restored_and_later
+    original = Store(aside, read_only=True)
+    expected = original.timeline(incident_id)
+    original.close()
+
+    result = salvage.replay(aside, path)
+
+    store = Store.open(path)
+    try:
+        assert result == salvage.Salvage(30, None)
+        assert store.timeline(incident_id) == expected
+        assert store.verify() == []
+    finally:
+        store.close()
+
+
+def test_replay_stops_at_an_event_that_breaks_the_chain(
+    restored_and_later: tuple[Path, Path, str],
+) -> None:
+    path, aside, incident_id = restored_and_later
+    raw = sqlite3.connect(aside, isolation_level=None)
+    raw.execute("DROP TRIGGER journal_no_update")
+    raw.execute("UPDATE journal SET actor = 'mallory' WHERE seq = 33")
+    raw.close()
+
+    result = salvage.replay(aside, path)
+
+    assert result.recovered == 10  # events #23 to #32
+    assert result.stopped == "event #33 does not continue the restored chain"
+    store = Store.open(path)
+    try:
+        assert store.incident(incident_id).note_count == 30
+        assert store.verify() == []
+    finally:
+        store.close()
+
+
+def test_replay_from_garbage_recovers_nothing_and_says_why(
+    restored_and_later: tuple[Path, Path, str], tmp_path: Path
+) -> None:
+    path, _, _ = restored_and_later
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_bytes(b"not a database at all" * 100)
+
+    result = salvage.replay(garbage, path)
+
+    assert result.recovered == 0
+    assert result.stopped is not None
+    assert "unreadable" in result.stopped
