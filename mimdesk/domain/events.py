@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from mimdesk.domain.times import utc_iso
@@ -111,3 +111,44 @@ def chain_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
     digest.update(b"\n")
     digest.update(canonical_json(dict(fields)).encode("utf-8"))
     return digest.hexdigest()
+
+
+def seal(
+    draft: NewEvent,
+    *,
+    seq: int,
+    event_id: str,
+    incident_id: str,
+    incident_seq: int,
+    recorded_at: datetime,
+    seat: str,
+    prev_hash: str,
+) -> JournalEvent:
+    """Give a draft its identity and place, and chain it to the event before."""
+    fields = hashed_fields(
+        event_id=event_id,
+        incident_id=incident_id,
+        incident_seq=incident_seq,
+        kind=draft.kind,
+        payload=draft.payload,
+        actor=draft.actor,
+        occurred_at=draft.occurred_at,
+        typed_offset=draft.typed_offset,
+        recorded_at=recorded_at,
+        seat=seat,
+    )
+    return JournalEvent(
+        seq=seq,
+        id=event_id,
+        incident_id=incident_id,
+        incident_seq=incident_seq,
+        kind=draft.kind,
+        payload=fields["payload"],
+        actor=draft.actor,
+        occurred_at=draft.occurred_at.astimezone(UTC),
+        typed_offset=draft.typed_offset,
+        recorded_at=recorded_at.astimezone(UTC),
+        seat=seat,
+        prev_hash=prev_hash,
+        hash=chain_hash(prev_hash, fields),
+    )

@@ -11,7 +11,7 @@ import secrets
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from ulid import ULID
 
@@ -93,9 +93,12 @@ def insert_verbatim(conn: sqlite3.Connection, event: ev.JournalEvent) -> None:
     )
 
 
-def last_hash(conn: sqlite3.Connection) -> str:
-    row = conn.execute("SELECT hash FROM journal ORDER BY seq DESC LIMIT 1").fetchone()
-    return str(row[0]) if row else ev.GENESIS_HASH
+def tail(conn: sqlite3.Connection) -> tuple[int, str]:
+    """The newest event's sequence number and hash (0 and genesis when empty)."""
+    row = conn.execute(
+        "SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
+    return (int(row[0]), str(row[1])) if row else (0, ev.GENESIS_HASH)
 
 
 def load_incident(conn: sqlite3.Connection, incident_id: str) -> Incident | None:
@@ -180,58 +183,24 @@ def append(
     """
     if state is None:
         state = load_incident(conn, incident_id)
-    prev = last_hash(conn)
+    seq, prev = tail(conn)
     next_seq = state.last_incident_seq + 1 if state else 1
     written: list[ev.JournalEvent] = []
     for offset, draft in enumerate(drafts):
-        fields = ev.hashed_fields(
+        event = ev.seal(
+            draft,
+            seq=seq + 1 + offset,
             event_id=str(ULID()),
             incident_id=incident_id,
             incident_seq=next_seq + offset,
-            kind=draft.kind,
-            payload=draft.payload,
-            actor=draft.actor,
-            occurred_at=draft.occurred_at,
-            typed_offset=draft.typed_offset,
             recorded_at=recorded_at,
             seat=seat,
-        )
-        digest = ev.chain_hash(prev, fields)
-        cursor = conn.execute(
-            f"INSERT INTO journal ({COLUMNS}) VALUES (NULL,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                fields["id"],
-                incident_id,
-                fields["incident_seq"],
-                draft.kind,
-                ev.canonical_json(fields["payload"]),
-                draft.actor,
-                fields["occurred_at"],
-                draft.typed_offset,
-                fields["recorded_at"],
-                seat,
-                prev,
-                digest,
-            ),
-        )
-        event = ev.JournalEvent(
-            seq=int(cursor.lastrowid or 0),
-            id=fields["id"],
-            incident_id=incident_id,
-            incident_seq=fields["incident_seq"],
-            kind=draft.kind,
-            payload=fields["payload"],
-            actor=draft.actor,
-            occurred_at=draft.occurred_at.astimezone(UTC),
-            typed_offset=draft.typed_offset,
-            recorded_at=recorded_at.astimezone(UTC),
-            seat=seat,
             prev_hash=prev,
-            hash=digest,
         )
+        insert_verbatim(conn, event)
         state = apply(state, event)
         written.append(event)
-        prev = digest
+        prev = event.hash
     if state is not None and written:
         save_incident(conn, state, written[-1].seq)
         if cache is not None:

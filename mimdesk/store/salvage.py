@@ -27,13 +27,6 @@ class Salvage:
     stopped: str | None = None
 
 
-def _tail(conn: sqlite3.Connection) -> tuple[int, str]:
-    row = conn.execute(
-        "SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1"
-    ).fetchone()
-    return (int(row[0]), str(row[1])) if row else (0, ev.GENESIS_HASH)
-
-
 def _later_events(source: Path, after: int) -> tuple[list[ev.JournalEvent], str | None]:
     """Events after `after`, read until the file stops making sense."""
     found: list[ev.JournalEvent] = []
@@ -60,7 +53,7 @@ def replay(source: Path, target: Path) -> Salvage:
     """Append to the store at `target` what `source` holds beyond it, chain intact."""
     conn = connect(target)
     try:
-        seq, tail_hash = _tail(conn)
+        seq, tail_hash = journal.tail(conn)
         candidates, stopped = _later_events(source, seq)
         accepted: list[ev.JournalEvent] = []
         for event in candidates:

@@ -31,31 +31,13 @@ class Recorder:
 
     def _chain(self, draft: ev.NewEvent, recorded_at: datetime) -> ev.JournalEvent:
         seq = len(self.events) + 1
-        prev = self.events[-1].hash if self.events else ev.GENESIS_HASH
-        fields = ev.hashed_fields(
+        return ev.seal(
+            draft,
+            seq=seq,
             event_id=f"EV{seq:05d}",
             incident_id=self.incident_id,
             incident_seq=seq,
-            kind=draft.kind,
-            payload=draft.payload,
-            actor=draft.actor,
-            occurred_at=draft.occurred_at,
-            typed_offset=draft.typed_offset,
             recorded_at=recorded_at,
             seat="seat-test",
-        )
-        return ev.JournalEvent(
-            seq=seq,
-            id=fields["id"],
-            incident_id=self.incident_id,
-            incident_seq=seq,
-            kind=draft.kind,
-            payload=fields["payload"],
-            actor=draft.actor,
-            occurred_at=draft.occurred_at,
-            typed_offset=draft.typed_offset,
-            recorded_at=recorded_at,
-            seat="seat-test",
-            prev_hash=prev,
-            hash=ev.chain_hash(prev, fields),
+            prev_hash=self.events[-1].hash if self.events else ev.GENESIS_HASH,
         )
