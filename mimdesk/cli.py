@@ -22,7 +22,7 @@ from mimdesk.paths import resolve
 from mimdesk.resources import resource
 from mimdesk.settings import Settings, load_catalogue, load_settings, resolve_zone
 from mimdesk.store import backup, journal
-from mimdesk.store.db import StoreError, quick_check
+from mimdesk.store.db import StoreError, StoreReadOnly, quick_check
 from mimdesk.store.store import Store, StoreDamaged
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ class Context:
         self.zone: tzinfo = resolve_zone(self.settings.timezone)
         self.catalogue_path = catalogue_path(args, self.settings)
         self.catalogue, problem = load_catalogue(self.catalogue_path)
+        self.catalogue_problem = problem
         if problem:
             print(f"warning: {problem}", file=sys.stderr)
         self._store: Store | None = None
@@ -51,8 +52,27 @@ class Context:
     def now(self) -> datetime:
         return datetime.now(UTC)
 
+    def check_folder(self) -> None:
+        folder = self.paths.store.parent
+        if folder.exists() and not folder.is_dir():
+            raise StoreError(
+                f"{folder} is a file, not a folder: point --data-dir or "
+                "MIMDESK_DATA_DIR at a folder"
+            )
+
+    def _folder_read_only(self) -> bool:
+        folder = self.paths.store.parent
+        return folder.is_dir() and not os.access(folder, os.W_OK)
+
     def store(self) -> Store:
         if self._store is None:
+            self.check_folder()
+            if self._folder_read_only():
+                raise StoreReadOnly(
+                    f"the data folder {self.paths.store.parent} is read-only, so "
+                    "nothing can be recorded there; use --data-dir to choose "
+                    "a writable one (reading still works)"
+                )
             self._store = Store.open(self.paths.store, backups=self.paths.backups)
             if self.demo:
                 from mimdesk.demo import seed
@@ -62,6 +82,14 @@ class Context:
 
     def read_store(self) -> Store:
         """The store for reading; a damaged one is read through a copy."""
+        if self._folder_read_only() and self.paths.store.exists():
+            print(
+                f"warning: {self.paths.store.parent} is read-only; "
+                "showing the store as it was last written",
+                file=sys.stderr,
+            )
+            self._store = Store(self.paths.store, immutable=True)
+            return self._store
         try:
             return self.store()
         except StoreDamaged as exc:
@@ -99,7 +127,12 @@ def _emit_json(value: Any) -> None:
 
 def cmd_declare(ctx: Context, args: argparse.Namespace) -> int:
     detected = ctx.time(args.detected_at)
-    known = ctx.catalogue.ids if ctx.catalogue.services else None
+    if args.service and ctx.catalogue_problem:
+        raise DomainError(
+            "cannot check the service ids, the catalogue did not load "
+            f"({ctx.catalogue_problem}); fix it, or declare without --service"
+        )
+    known = ctx.catalogue.ids
     incident_id = (
         ctx.store()
         .declare(
@@ -217,13 +250,14 @@ def cmd_verify(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild(ctx: Context, args: argparse.Namespace) -> int:
-    count = ctx.store().rebuild().result()
+    count = ctx.store().rebuild(force=args.force).result()
     print(f"read model rebuilt from the journal: {count} incident(s)")
     return EXIT_OK
 
 
 def cmd_store_check(ctx: Context, args: argparse.Namespace) -> int:
     path = ctx.paths.store
+    ctx.check_folder()
     if not path.exists():
         print(f"{path}: no store yet (it is created on first use)")
         return EXIT_OK
@@ -330,6 +364,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", nargs="?")
     p.set_defaults(func=cmd_verify)
     p = jsub.add_parser("rebuild", parents=[common], help="refold the read model")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="rebuild even though the journal lost events the read model saw",
+    )
     p.set_defaults(func=cmd_rebuild)
 
     sto = sub.add_parser("store", help="check, back up or restore the store")
@@ -366,6 +405,8 @@ def _run(
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_STORE
+    except BrokenPipeError:
+        raise  # the reader went away (`| head`): not the store's fault
     except (sqlite3.Error, OSError) as exc:
         # A full disk, a read-only folder, a file another program locked...
         print(

@@ -90,7 +90,10 @@ def incident_lines(
     lines.append("Timeline:")
     for event in in_time_order(events):
         stamp = format_instant(event.occurred_at, zone)
-        lines.append(f"  {stamp}  {event.actor:<12} {describe(event)}")
+        prefix = f"  {stamp}  {event.actor:<12} "
+        # Continuation lines are marked, so a pasted note can't pose as an event.
+        text = describe(event).replace("\n", "\n" + " " * (len(prefix) - 2) + "| ")
+        lines.append(prefix + text)
     return lines
 
 

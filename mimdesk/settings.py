@@ -83,38 +83,63 @@ def load_settings(path: Path) -> Loaded:
 def _settings_from(data: dict[str, Any], path: Path) -> Loaded:
     problems: list[str] = []
     values: dict[str, Any] = {}
+
+    def problem(key: str, text: str) -> None:
+        problems.append(f"{path}: {key}: {text}; using the default")
+
     zone = data.pop("timezone", None)
     if zone is not None:
         try:
             resolve_zone(str(zone))
             values["timezone"] = str(zone)
         except DomainError as exc:
-            problems.append(f"{path}: timezone: {exc}")
+            problem("timezone", str(exc))
     theme = data.pop("theme", None)
     if theme is not None:
         if theme in THEMES:
             values["theme"] = theme
         else:
-            problems.append(f"{path}: theme must be 'dark' or 'light', not {theme!r}")
+            problem("theme", f"must be 'dark' or 'light', not {theme!r}")
     operator = data.pop("operator", None)
-    if isinstance(operator, str) and operator.strip():
-        values["operator"] = operator.strip()
+    if operator is not None:
+        if isinstance(operator, str) and operator.strip():
+            values["operator"] = operator.strip()
+        else:
+            problem("operator", f"must be a non-empty name, not {operator!r}")
     catalogue = data.pop("catalogue", None)
-    if isinstance(catalogue, str):
-        values["catalogue"] = (path.parent / Path(catalogue).expanduser()).resolve()
+    if catalogue is not None:
+        if isinstance(catalogue, str) and catalogue.strip():
+            values["catalogue"] = (path.parent / Path(catalogue).expanduser()).resolve()
+        else:
+            problem("catalogue", f"must be a file path, not {catalogue!r}")
     names = data.pop("severity_names", None)
-    if isinstance(names, dict):
-        merged = dict(DEFAULT_NAMES)
-        for key, name in names.items():
-            if key.isdigit() and int(key) in LEVELS and isinstance(name, str):
-                merged[int(key)] = name
-            else:
-                problems.append(f"{path}: severity_names: ignored {key!r}")
-        values["severity"] = SeverityScale(merged)
+    if names is not None:
+        values["severity"] = _severity_names(names, path, problems)
     problems += [f"{path}: unknown setting {key!r} ignored" for key in data]
-    for problem in problems:
-        log.warning("%s", problem)
+    for text in problems:
+        log.warning("%s", text)
     return Loaded(Settings(**values), tuple(problems))
+
+
+def _severity_names(names: object, path: Path, problems: list[str]) -> SeverityScale:
+    merged = dict(DEFAULT_NAMES)
+    if not isinstance(names, dict):
+        problems.append(f"{path}: severity_names must be a table like [severity_names]")
+        return SeverityScale(merged)
+    for key, name in names.items():
+        if (
+            key.isdigit()
+            and int(key) in LEVELS
+            and isinstance(name, str)
+            and name.strip()
+        ):
+            merged[int(key)] = name.strip()
+        else:
+            problems.append(
+                f"{path}: severity_names: {key} = {name!r} ignored (use 1 to 4 "
+                "and a non-empty name)"
+            )
+    return SeverityScale(merged)
 
 
 def load_catalogue(

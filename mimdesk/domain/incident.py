@@ -15,12 +15,15 @@ from mimdesk.domain import events as ev
 from mimdesk.domain.errors import DomainError
 from mimdesk.domain.lifecycle import OPEN_STATUSES, ORDER, Status, skipped_between
 from mimdesk.domain.severity import check_level
+from mimdesk.domain.text import clean_text
 from mimdesk.domain.times import parse_utc, utc_iso
 
 MAX_TITLE = 200
 MAX_NOTE = 10_000
 # How far ahead of "now" a typed time may be before it is treated as a typo.
 FUTURE_TOLERANCE = timedelta(seconds=60)
+# How far back a typed time may be: incidents are live matters, not archaeology.
+PAST_LIMIT = timedelta(days=366)
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,13 @@ class Incident:
 # --- commands -------------------------------------------------------------------
 
 
-def _check_not_future(at: datetime, now: datetime, what: str) -> None:
+def _check_plausible(at: datetime, now: datetime, what: str) -> None:
+    """Refuse typos: a time in the future, or further back than any live incident."""
+    if now - at > PAST_LIMIT:
+        raise DomainError(
+            f"{what} {utc_iso(at)} is more than a year before now "
+            f"({utc_iso(now)}); check the date"
+        )
     if at - now > FUTURE_TOLERANCE:
         raise DomainError(
             f"{what} {utc_iso(at)} is in the future (now is {utc_iso(now)}); "
@@ -136,7 +145,7 @@ def _check_not_future(at: datetime, now: datetime, what: str) -> None:
 
 
 def _clean_title(title: str) -> str:
-    cleaned = " ".join(title.split())
+    cleaned = " ".join(clean_text(title).split())
     if not cleaned:
         raise DomainError("an incident needs a title that says what is hurt")
     if len(cleaned) > MAX_TITLE:
@@ -169,9 +178,9 @@ def declare(
             raise DomainError(
                 f"unknown service {', '.join(unknown)}; the catalogue has: {known}"
             )
-    _check_not_future(detected_at, now, "detection time")
+    _check_plausible(detected_at, now, "detection time")
     declared = max(now, detected_at) if declared_at is None else declared_at
-    _check_not_future(declared, now, "declaration time")
+    _check_plausible(declared, now, "declaration time")
     if declared < detected_at:
         raise DomainError("an incident cannot be declared before it was detected")
     created = ev.NewEvent(
@@ -209,13 +218,14 @@ def change_status(
     actor: str,
     typed_offset: str | None = None,
     reason: str | None = None,
+    undo: bool = False,
 ) -> list[ev.NewEvent]:
     """Move to `target`: forward records skipped milestones as not reached;
     backward is a reopening, recorded as such."""
     current = incident.status
     if target == current:
         raise DomainError(f"{incident.id} is already {current.value}")
-    _check_not_future(at, now, f"{target.value} time")
+    _check_plausible(at, now, f"{target.value} time")
     reopened = target.rank < current.rank
     if reopened:
         floor = incident.latest_milestone()
@@ -238,6 +248,8 @@ def change_status(
     }
     if reason:
         payload["reason"] = reason
+    if undo:
+        payload["undo"] = True  # taking back a mistaken move is not a reopening
     return [ev.NewEvent(ev.STATUS_CHANGED, payload, at, actor, typed_offset)]
 
 
@@ -251,13 +263,13 @@ def add_note(
     typed_offset: str | None = None,
 ) -> list[ev.NewEvent]:
     """A timeline note; `at` lets a scribe record when something happened."""
-    body = text.strip()
+    body = clean_text(text).strip()
     if not body:
         raise DomainError("a note needs some text")
     if len(body) > MAX_NOTE:
         raise DomainError(f"note is {len(body)} characters; the limit is {MAX_NOTE}")
     when = now if at is None else at
-    _check_not_future(when, now, "note time")
+    _check_plausible(when, now, "note time")
     return [ev.NewEvent(ev.NOTE_ADDED, {"text": body}, when, actor, typed_offset)]
 
 
@@ -319,7 +331,8 @@ def _status_changed(state: Incident, event: ev.JournalEvent) -> Incident:
         state,
         status=target,
         milestones=milestones,
-        reopen_count=state.reopen_count + (1 if p["reopened"] else 0),
+        reopen_count=state.reopen_count
+        + (1 if p["reopened"] and not p.get("undo") else 0),
         status_since=event.occurred_at,
     )
 
@@ -364,7 +377,9 @@ def describe(event: ev.JournalEvent) -> str:
         return f"{demo}incident opened: SEV{p['severity']} {p['title']} ({services})"
     if event.kind == ev.STATUS_CHANGED:
         text = f"status {p['from']} \u2192 {p['to']}"
-        if p["reopened"]:
+        if p.get("undo"):
+            text = f"undone: {text}"
+        elif p["reopened"]:
             text = f"reopened: {text}"
         if p["skipped"]:
             text += f" (not reached: {', '.join(p['skipped'])})"

@@ -101,18 +101,26 @@ def parse_instant(text: str, *, zone: tzinfo, now: datetime) -> TypedInstant:
     if relative:
         count = relative.group("a") or relative.group("b")
         unit = relative.group("ua") or relative.group("ub")
-        seconds = int(count) * _UNITS[unit.lower()]
-        return TypedInstant((now - timedelta(seconds=seconds)).astimezone(UTC), None)
+        try:
+            ago = timedelta(seconds=int(count) * _UNITS[unit.lower()])
+            return TypedInstant((now - ago).astimezone(UTC), None)
+        except (OverflowError, ValueError):
+            raise TimeInputError(f"{raw!r} is too far back to be a time") from None
     try:
         parsed = datetime.fromisoformat(raw.replace("z", "Z"))
-    except ValueError:
+        if parsed.tzinfo is not None:
+            parsed.astimezone(UTC)  # 0001-01-01T00:30+01:00 has no UTC instant
+    except (ValueError, OverflowError):
         raise TimeInputError(
             f"cannot read {raw!r} as a time: use ISO 8601 such as "
             "2026-12-03T14:05:00Z, 2026-12-03 15:05+01:00, or '15m ago'"
         ) from None
     if parsed.tzinfo is not None:
         return TypedInstant(parsed.astimezone(UTC), _format_offset(parsed.utcoffset()))
-    return TypedInstant(_localize(parsed, zone, raw).astimezone(UTC), None)
+    try:
+        return TypedInstant(_localize(parsed, zone, raw).astimezone(UTC), None)
+    except OverflowError:
+        raise TimeInputError(f"{raw!r} is out of the range of times") from None
 
 
 def format_duration(delta: timedelta) -> str:
@@ -141,22 +149,28 @@ def format_ago(delta: timedelta) -> str:
     return f"{days} d {hours} h"
 
 
+def _in_zone(instant: datetime, zone: tzinfo) -> datetime:
+    """`instant` in `zone`, or in UTC when the zone can't express it (year 1)."""
+    try:
+        return instant.astimezone(zone)
+    except (OverflowError, ValueError):
+        return instant.astimezone(UTC)
+
+
 def zone_abbreviation(instant: datetime, zone: tzinfo) -> str:
     """The zone's abbreviation at that instant (GMT, BST, CET, UTC...)."""
-    local = instant.astimezone(zone)
+    local = _in_zone(instant, zone)
     return local.tzname() or _format_offset(local.utcoffset()) or "UTC"
 
 
 def format_clock(instant: datetime, zone: tzinfo, *, seconds: bool = False) -> str:
     """'01:50 GMT': time of day in `zone` with the abbreviation in force then."""
-    local = instant.astimezone(zone)
+    local = _in_zone(instant, zone)
     pattern = "%H:%M:%S" if seconds else "%H:%M"
     return f"{local.strftime(pattern)} {zone_abbreviation(instant, zone)}"
 
 
 def format_instant(instant: datetime, zone: tzinfo, *, seconds: bool = True) -> str:
     """'2026-12-03 14:05:09 GMT': full date and time in `zone`."""
-    local = instant.astimezone(zone)
-    return (
-        f"{local.strftime('%Y-%m-%d')} {format_clock(instant, zone, seconds=seconds)}"
-    )
+    local = _in_zone(instant, zone)
+    return f"{local.date().isoformat()} {format_clock(instant, zone, seconds=seconds)}"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from mimdesk.store.db import StoreError, quick_check
+from mimdesk.store.lock import StoreLock
 
 log = logging.getLogger(__name__)
 
@@ -43,32 +45,73 @@ def write_backup(
     stamp = now.astimezone(UTC)
     target = folder / f"mimdesk-{stamp:%Y%m%dT%H%M%S}+0000.sqlite"
     partial = target.with_suffix(".partial")
-    dest = sqlite3.connect(partial)
     try:
-        conn.backup(dest)
+        dest = sqlite3.connect(partial)
+        try:
+            conn.backup(dest)
+        finally:
+            dest.close()
+        partial.replace(target)
     finally:
-        dest.close()
-    partial.replace(target)
+        partial.unlink(missing_ok=True)  # a failed copy leaves nothing behind
     for old in list_backups(folder)[:-keep]:
         old.unlink(missing_ok=True)
     log.info("backup written to %s", target)
     return target
 
 
-def restore(backup: Path, live: Path, now: datetime) -> Path:
-    """Put `backup` in place of `live`, keeping the old file (and its WAL) aside.
-
-    Returns where the previous store was moved. Call only with the store closed.
-    """
+def _check_restorable(backup: Path, live: Path) -> None:
+    """Refuse anything that is not a sound MIMDesk store distinct from the live one."""
+    if not backup.is_file():
+        raise StoreError(f"{backup}: no such backup file")
+    if live.exists() and backup.resolve() == live.resolve():
+        raise StoreError(f"{backup} is the live store itself; choose a backup")
     problems = quick_check(backup)
     if problems:
         raise StoreError(f"{backup} is damaged too: {problems[0]}")
-    aside = live.with_name(f"{live.stem}-replaced-{now:%Y%m%dT%H%M%SZ}{live.suffix}")
-    for suffix in ("", "-wal", "-shm"):
-        current = Path(f"{live}{suffix}")
-        if current.exists():
-            current.replace(Path(f"{aside}{suffix}"))
-    shutil.copy2(backup, live)
+    conn = sqlite3.connect(f"{backup.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    finally:
+        conn.close()
+    if version < 1 or not {"journal", "incidents", "meta"} <= tables:
+        raise StoreError(f"{backup} is not a MIMDesk store; nothing was changed")
+
+
+def _unused_name(live: Path, now: datetime) -> Path:
+    stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    for attempt in range(1000):
+        tail = f"-{attempt}" if attempt else ""
+        aside = live.with_name(f"{live.stem}-replaced-{stamp}{tail}{live.suffix}")
+        if not any(Path(f"{aside}{s}").exists() for s in ("", "-wal", "-shm")):
+            return aside
+    raise StoreError(f"too many replaced copies beside {live}; clean some up")
+
+
+def restore(backup: Path, live: Path, now: datetime) -> Path:
+    """Put `backup` in place of `live`, keeping the old file (and its WAL) aside.
+
+    Refused while any MIMDesk has the store open. The backup is copied next to
+    the store first, so a failure part-way leaves the live store where it was.
+    Returns where the previous store was moved.
+    """
+    _check_restorable(backup, live)
+    lock = StoreLock(live)
+    lock.exclusive()
+    try:
+        incoming = live.with_name(f".{live.name}.restoring")
+        shutil.copy2(backup, incoming)
+        with incoming.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        aside = _unused_name(live, now)
+        for suffix in ("", "-wal", "-shm"):
+            current = Path(f"{live}{suffix}")
+            if current.exists():
+                current.replace(Path(f"{aside}{suffix}"))
+        incoming.replace(live)
+    finally:
+        lock.release()
     log.warning(
         "store %s restored from %s; previous file kept as %s", live, backup, aside
     )
@@ -76,12 +119,19 @@ def restore(backup: Path, live: Path, now: datetime) -> Path:
 
 
 def readonly_copy(live: Path, folder: Path, now: datetime) -> Path:
-    """Copy a damaged store (with its WAL) so it can be read without touching it."""
-    target_dir = folder / f"damaged-{now:%Y%m%dT%H%M%SZ}"
-    target_dir.mkdir(parents=True, exist_ok=True)
+    """Copy a damaged store (with its WAL) so it can be read without touching it.
+
+    One copy per state of the damaged file: reading it again reuses the copy.
+    """
+    state = live.stat()
+    target_dir = folder / f"damaged-{state.st_mtime_ns}-{state.st_size}"
     copy = target_dir / live.name
+    if copy.exists():
+        return copy
+    target_dir.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal"):
         source = Path(f"{live}{suffix}")
         if source.exists():
             shutil.copy2(source, Path(f"{copy}{suffix}"))
+    log.warning("damaged store %s copied to %s for reading (%s)", live, copy, now)
     return copy

@@ -18,14 +18,22 @@ class StoreReadOnly(StoreError):
     """A write was attempted on a store opened read-only (e.g. a damaged one)."""
 
 
-def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+def _ro_uri(path: Path, immutable: bool) -> str:
+    flags = "mode=ro&immutable=1" if immutable else "mode=ro"
+    return f"{path.resolve().as_uri()}?{flags}"
+
+
+def connect(
+    path: Path, *, read_only: bool = False, immutable: bool = False
+) -> sqlite3.Connection:
     """A connection in autocommit mode; transactions are begun explicitly.
 
     WAL lets readers go on while the writer commits; synchronous=FULL makes every
     committed journal event survive a power cut; foreign keys are on.
+    `immutable` reads a file that nothing can change (a read-only filesystem).
     """
     if read_only:
-        uri = f"{path.resolve().as_uri()}?mode=ro"
+        uri = _ro_uri(path, immutable)
         conn = sqlite3.connect(
             uri, uri=True, isolation_level=None, check_same_thread=False
         )
@@ -49,14 +57,25 @@ def wrap(conn: sqlite3.Connection) -> sqlite_utils.Database:
     return sqlite_utils.Database(conn)
 
 
-def quick_check(path: Path) -> list[str]:
-    """Problems `PRAGMA quick_check` finds; an empty list means the file is sound."""
+def quick_check(path: Path, *, immutable: bool = False) -> list[str]:
+    """Problems `PRAGMA quick_check` finds; an empty list means the file is sound.
+
+    A file that cannot be opened at all (a read-only folder, a lock held by
+    another program) is not damaged: that raises StoreError instead.
+    """
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        conn = sqlite3.connect(_ro_uri(path, immutable), uri=True)
         try:
             rows = conn.execute("PRAGMA quick_check").fetchall()
         finally:
             conn.close()
+    except sqlite3.OperationalError as exc:
+        if "malformed" in str(exc) or "not a database" in str(exc):
+            return [str(exc)]
+        raise StoreError(
+            f"cannot open {path}: {exc} (is its folder read-only, or is another "
+            "program holding the file?)"
+        ) from exc
     except sqlite3.DatabaseError as exc:
         return [str(exc)]
     messages = [str(row[0]) for row in rows]

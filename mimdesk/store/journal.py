@@ -19,6 +19,7 @@ from mimdesk.domain import events as ev
 from mimdesk.domain.errors import DomainError
 from mimdesk.domain.incident import Incident, apply, fold
 from mimdesk.domain.times import parse_utc, utc_iso
+from mimdesk.store.db import StoreError
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 COLUMNS = (
@@ -47,8 +48,14 @@ def new_incident_id(now: datetime) -> str:
     return f"INC-{now:%y%m%d}-{tail}"
 
 
+_MISHEARD = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
 def normalise_id(text: str) -> str:
-    return text.strip().upper()
+    """An id as typed or heard: any case, and O/I/L for 0/1 (Crockford's rule)."""
+    cleaned = "".join(text.split()).upper()
+    prefix, dash, rest = cleaned.partition("-")
+    return f"{prefix}{dash}{rest.translate(_MISHEARD)}" if dash else cleaned
 
 
 def row_event(row: sqlite3.Row | tuple[object, ...]) -> ev.JournalEvent:
@@ -249,8 +256,48 @@ def iter_events(
         yield row_event(row)
 
 
-def rebuild(conn: sqlite3.Connection) -> int:
-    """Throw away the read model and fold it again from the journal."""
+class JournalTruncated(StoreError):
+    """The read model saw events the journal no longer has."""
+
+
+def lost_events(conn: sqlite3.Connection) -> list[Problem]:
+    """Incidents whose cached state saw later events than the journal now holds.
+
+    That is how a deleted tail shows: the chain of what is left is intact, but
+    the read model, written in the same transactions, remembers more.
+    """
+    rows = conn.execute(
+        "SELECT i.id, i.last_seq, (SELECT max(seq) FROM journal j"
+        " WHERE j.incident_id = i.id) FROM incidents i"
+    )
+    problems = []
+    for incident_id, seen, kept in rows:
+        if kept is None or int(seen) > int(kept):
+            after = f"after event #{kept}" if kept else "(all of them)"
+            problems.append(
+                Problem(
+                    int(seen),
+                    str(incident_id),
+                    f"{incident_id}: events up to #{seen} were recorded but the "
+                    f"journal ends {after}: events were removed; do not rebuild, "
+                    "restore a backup (`mimdesk store restore`)",
+                )
+            )
+    return problems
+
+
+def rebuild(conn: sqlite3.Connection, *, force: bool = False) -> int:
+    """Throw away the read model and fold it again from the journal.
+
+    Refused when the journal lost events the read model saw, since refolding
+    would erase the only trace of the loss (unless `force`).
+    """
+    lost = lost_events(conn)
+    if lost and not force:
+        raise JournalTruncated(
+            "; ".join(p.message for p in lost)
+            + " (mimdesk journal rebuild --force rebuilds anyway)"
+        )
     conn.execute("DELETE FROM incidents")
     ids = [r[0] for r in conn.execute("SELECT DISTINCT incident_id FROM journal")]
     for incident_id in ids:
@@ -299,7 +346,8 @@ def verify(conn: sqlite3.Connection, incident_id: str | None = None) -> list[Pro
 
 
 def _check_read_model(conn: sqlite3.Connection, wanted: str | None) -> list[Problem]:
-    problems: list[Problem] = []
+    lost = [p for p in lost_events(conn) if wanted is None or p.incident_id == wanted]
+    problems: list[Problem] = list(lost)
     if wanted:
         ids = [wanted]
     else:
@@ -313,6 +361,8 @@ def _check_read_model(conn: sqlite3.Connection, wanted: str | None) -> list[Prob
             problems.append(Problem(None, incident_id, f"cannot be folded: {exc}"))
             continue
         cached = load_incident(conn, incident_id)
+        if any(p.incident_id == incident_id for p in lost):
+            continue
         if folded != cached:
             problems.append(
                 Problem(

@@ -63,20 +63,24 @@ LATEST = len(MIGRATIONS)
 
 
 def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the schema up to date, each step in its own transaction."""
-    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    if version > LATEST:
-        raise StoreError(
-            f"this store was written by a newer MIMDesk (schema {version}, this "
-            f"version knows up to {LATEST}); upgrade MIMDesk to open it"
-        )
-    for number in range(version + 1, LATEST + 1):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+    """Bring the schema up to date in one write transaction.
+
+    The version is read inside the transaction, so two processes opening a new
+    store at once cannot both try to create it.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > LATEST:
+            raise StoreError(
+                f"this store was written by a newer MIMDesk (schema {version}, this "
+                f"version knows up to {LATEST}); upgrade MIMDesk to open it"
+            )
+        for number in range(version + 1, LATEST + 1):
             MIGRATIONS[number - 1](conn)
             conn.execute(f"PRAGMA user_version = {number}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
     return LATEST

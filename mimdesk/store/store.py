@@ -20,6 +20,7 @@ from mimdesk.domain.lifecycle import Status
 from mimdesk.domain.times import utc_iso
 from mimdesk.store import backup, journal, schema
 from mimdesk.store.db import StoreError, StoreReadOnly, connect, quick_check
+from mimdesk.store.lock import StoreLock
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,11 +69,13 @@ class Store:
         path: Path,
         *,
         read_only: bool = False,
+        immutable: bool = False,
         clock: Callable[[], datetime] = utc_now,
         backups: Path | None = None,
     ) -> None:
         self.path = path
-        self.read_only = read_only
+        self.read_only = read_only or immutable
+        self.immutable = immutable
         self.backups = backups or path.parent / "backups"
         self._clock = clock
         self._local = threading.local()
@@ -80,11 +83,23 @@ class Store:
         self._readers_lock = threading.Lock()
         self._writer = None
         self._states = journal.StateCache()  # touched by the writer thread only
-        if not read_only:
+        self._lock = StoreLock(path)
+        if not self.read_only:
             from mimdesk.store.writer import Writer
 
-            self._writer = Writer(self._open_writer, name=f"store-writer:{path.name}")
-        self.seat = self._meta("seat") or "unknown"
+            self._lock.shared()
+            try:
+                self._writer = Writer(
+                    self._open_writer, name=f"store-writer:{path.name}"
+                )
+            except BaseException:
+                self._lock.release()
+                raise
+        try:
+            self.seat = self._meta("seat") or "unknown"
+        except BaseException:
+            self.close()  # never leave the writer thread behind
+            raise
 
     @classmethod
     def open(cls, path: Path, **kwargs: object) -> Store:
@@ -116,7 +131,7 @@ class Store:
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = connect(self.path, read_only=True)
+            conn = connect(self.path, read_only=True, immutable=self.immutable)
             self._local.conn = conn
             with self._readers_lock:
                 self._readers.append(conn)
@@ -227,6 +242,7 @@ class Store:
         at: datetime | None = None,
         typed_offset: str | None = None,
         reason: str | None = None,
+        undo: bool = False,
     ) -> Future[list[JournalEvent]]:
         return self.command(
             incident_id,
@@ -238,6 +254,7 @@ class Store:
                 actor=actor,
                 typed_offset=typed_offset,
                 reason=reason,
+                undo=undo,
             ),
         )
 
@@ -267,10 +284,10 @@ class Store:
             ),
         )
 
-    def rebuild(self) -> Future[int]:
+    def rebuild(self, *, force: bool = False) -> Future[int]:
         def job(conn: sqlite3.Connection) -> int:
             self._states.clear()
-            return journal.rebuild(conn)
+            return journal.rebuild(conn, force=force)
 
         return self.submit(job)
 
@@ -331,6 +348,7 @@ class Store:
         self._local = threading.local()
         if self._writer is not None:
             self._writer.close()
+        self._lock.release()
 
 
 def _json(text: str) -> dict[str, object]:

@@ -277,3 +277,92 @@ def test_console_screenshot_shows_the_demo_store(
     assert shot.stat().st_size > 10_000
     assert (data_dir / "demo" / "mimdesk.sqlite").exists()
     assert not (data_dir / "mimdesk.sqlite").exists()
+
+
+def test_a_pasted_note_cannot_pose_as_a_timeline_row(
+    mimdesk: Run, incident_id: str
+) -> None:
+    forged = "x\n  2026-12-03 16:59:00 UTC  ceo          status mitigated → resolved"
+    ok(mimdesk("incident", "note", incident_id, forged))
+
+    shown = ok(mimdesk("incident", "show", incident_id)).splitlines()
+
+    row = next(line for line in shown if "ceo" in line)
+    assert row.lstrip().startswith("| ")
+
+
+def test_an_id_read_out_with_o_and_l_is_understood(
+    mimdesk: Run, incident_id: str
+) -> None:
+    heard = incident_id.lower().replace("0", "o").replace("1", "l")
+
+    shown = ok(mimdesk("incident", "show", heard, "--json"))
+
+    assert json.loads(shown)["incident"]["id"] == incident_id
+
+
+def test_output_cut_short_by_a_pipe_is_not_a_store_failure(
+    data_dir: Path, config: Path, incident_id: str
+) -> None:
+    command = f"{sys.executable} -m mimdesk --data-dir {data_dir} --config {config}"
+
+    result = subprocess.run(
+        f"{command} incident list --json | head -c 10",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert "could not be used" not in result.stderr
+    assert result.stdout == '{\n  "forma'
+
+
+def test_services_are_not_taken_unchecked_when_the_catalogue_is_broken(
+    mimdesk: Run, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[[service]]\nid = \n", encoding="utf-8")
+
+    result = mimdesk(
+        "incident", "declare", "--title", "t", "--severity", "2",
+        "--service", "payments-api", "--catalogue", str(broken),
+    )  # fmt: skip
+
+    assert result.returncode == 2
+    assert "cannot check the service ids" in result.stderr
+    assert str(broken) in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("line", "named"),
+    [
+        ('severity_names = "x"', "severity_names"),
+        ("operator = 5", "operator"),
+        ('operator = ""', "operator"),
+        ("catalogue = 5", "catalogue"),
+        ('[severity_names]\n1 = ""', "severity_names"),
+    ],
+)
+def test_settings_of_the_wrong_kind_are_reported(
+    mimdesk: Run, config: Path, line: str, named: str
+) -> None:
+    config.write_text(line + "\n", encoding="utf-8")
+
+    result = mimdesk("incident", "list")
+
+    assert result.returncode == 0
+    assert f"{config}: {named}" in result.stderr
+
+
+def test_a_data_dir_that_is_a_file_is_explained(tmp_path: Path, config: Path) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x", encoding="utf-8")
+    command = [sys.executable, "-m", "mimdesk", "--data-dir", str(not_a_folder)]
+
+    result = subprocess.run(
+        [*command, "incident", "list"], capture_output=True, text=True, check=False
+    )
+
+    assert result.returncode == 3
+    assert "is a file, not a folder" in result.stderr

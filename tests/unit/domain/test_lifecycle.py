@@ -165,3 +165,34 @@ def test_status_names_are_read_leniently(text: str, status: Status) -> None:
 def test_an_unknown_status_lists_the_real_ones() -> None:
     with pytest.raises(DomainError, match="detected, declared, mobilised, mitigated"):
         parse_status("fixed")
+
+
+def test_a_time_more_than_a_year_back_is_refused_as_a_typo(declared: Recorder) -> None:
+    from mimdesk.domain.incident import add_note
+
+    with pytest.raises(DomainError, match="more than a year before now"):
+        add_note(
+            declared.incident,
+            "x",
+            now=at(9),
+            actor="x",
+            at=parse_utc("0001-01-01T00:00:00Z"),
+        )
+
+
+def test_undo_goes_back_without_counting_as_a_reopening(declared: Recorder) -> None:
+    move(declared, Status.MITIGATED, 20)
+
+    drafts = change_status(
+        declared.incident,
+        Status.DECLARED,
+        at=at(21),
+        now=at(21),
+        actor="dana",
+        undo=True,
+    )
+    incident = declared.record(drafts, at(21))
+
+    assert incident.status is Status.DECLARED
+    assert incident.reopen_count == 0
+    assert describe(declared.events[-1]).startswith("undone: status mitigated")

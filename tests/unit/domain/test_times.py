@@ -116,3 +116,23 @@ def test_empty_text_is_refused() -> None:
 def test_an_unknown_zone_name_is_refused() -> None:
     with pytest.raises(TimeInputError, match="unknown time zone 'Europe/Lndon'"):
         load_zone("Europe/Lndon")
+
+
+@pytest.mark.parametrize(
+    "typed", ["999999999d ago", "99999999999d ago", "0001-01-01T00:30+01:00"]
+)
+def test_times_beyond_the_calendar_are_refused_not_crashed(typed: str) -> None:
+    now = parse_utc("2026-12-03T14:00:00Z")
+
+    with pytest.raises(TimeInputError):
+        parse_instant(typed, zone=ZoneInfo("Europe/London"), now=now)
+
+
+def test_an_instant_a_zone_cannot_show_is_shown_in_utc() -> None:
+    from mimdesk.domain.times import format_instant
+
+    year_one = parse_utc("0001-01-01T00:00:00Z")
+
+    assert format_instant(year_one, ZoneInfo("America/New_York")) == (
+        "0001-01-01 00:00:00 UTC"
+    )

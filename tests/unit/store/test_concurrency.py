@@ -27,9 +27,11 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """The read_only flag of every connection the store opens."""
     flags: list[bool] = []
 
-    def counting_connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+    def counting_connect(
+        path: Path, *, read_only: bool = False, immutable: bool = False
+    ) -> sqlite3.Connection:
         flags.append(read_only)
-        return db.connect(path, read_only=read_only)
+        return db.connect(path, read_only=read_only, immutable=immutable)
 
     monkeypatch.setattr(store_module, "connect", counting_connect)
     return flags

@@ -10,7 +10,7 @@ import pytest
 
 from mimdesk.domain import events as ev
 from mimdesk.domain.lifecycle import Status
-from mimdesk.store.journal import IncidentNotFound
+from mimdesk.store.journal import IncidentNotFound, JournalTruncated
 from mimdesk.store.store import Store
 
 
@@ -134,3 +134,40 @@ def test_rebuilding_gives_the_read_model_appends_kept(
     assert [i.id for i in kept] == [incident_id, other]
     assert (kept[0].note_count, kept[0].reopen_count) == (2, 1)
     assert store.verify() == []
+
+
+def test_a_deleted_tail_is_named_and_rebuild_refuses_to_hide_it(
+    store: Store, incident_id: str, raw: sqlite3.Connection
+) -> None:
+    add_notes(store, incident_id, 3)  # events #1 to #5
+    raw.execute("DROP TRIGGER journal_no_delete")
+    raw.execute("DELETE FROM journal WHERE seq = 5")
+
+    messages = [p.message for p in store.verify()]
+
+    assert messages == [
+        f"{incident_id}: events up to #5 were recorded but the journal ends after "
+        "event #4: events were removed; do not rebuild, restore a backup "
+        "(`mimdesk store restore`)"
+    ]
+    with pytest.raises(JournalTruncated, match="events were removed"):
+        store.rebuild().result()
+    assert store.rebuild(force=True).result() == 1
+    assert store.verify() == []
+
+
+def test_two_stores_opened_at_once_on_a_new_file_both_work(tmp_path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "new.sqlite"
+    with ThreadPoolExecutor(4) as pool:
+        stores = list(pool.map(lambda _: Store.open(path), range(4)))
+    try:
+        for n, opened in enumerate(stores):
+            opened.declare(
+                title=f"t{n}", severity=2, services=[], detected_at=None, actor="a"
+            ).result()
+        assert len(stores[0].incidents()) == 4
+    finally:
+        for opened in stores:
+            opened.close()

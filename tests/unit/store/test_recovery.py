@@ -15,7 +15,8 @@ import pytest
 
 from mimdesk.domain.times import parse_utc
 from mimdesk.store import backup, salvage
-from mimdesk.store.db import StoreReadOnly, quick_check
+from mimdesk.store.db import StoreError, StoreReadOnly, quick_check
+from mimdesk.store.lock import StoreInUse
 from mimdesk.store.store import Store, StoreDamaged
 
 T0 = parse_utc("2026-12-03T14:00:00Z")
@@ -279,3 +280,62 @@ def test_replay_from_garbage_recovers_nothing_and_says_why(
     assert result.recovered == 0
     assert result.stopped is not None
     assert "unreadable" in result.stopped
+
+
+def test_two_restores_in_one_second_keep_both_previous_files(
+    restored_and_later: tuple[Path, Path, str],
+) -> None:
+    path, first_aside, _ = restored_and_later
+    saved = sorted((path.parent / "backups").glob("*.sqlite"))[-1]
+
+    second_aside = backup.restore(saved, path, T0)  # same `now` as the first
+
+    assert second_aside != first_aside
+    assert first_aside.exists()
+    assert second_aside.exists()
+
+
+def test_restore_is_refused_while_the_store_is_open(tmp_path: Path) -> None:
+    path = tmp_path / "mimdesk.sqlite"
+    store = Store.open(path)
+    try:
+        saved = store.backup_now().result()
+        before = digest(path)
+
+        with pytest.raises(StoreInUse, match="open in another MIMDesk"):
+            backup.restore(saved, path, T0)
+
+        assert digest(path) == before
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("kind", ["itself", "missing", "other database", "empty"])
+def test_restore_refuses_what_is_not_a_backup_and_changes_nothing(
+    tmp_path: Path, kind: str
+) -> None:
+    path = tmp_path / "mimdesk.sqlite"
+    store = Store.open(path)
+    store.declare(
+        title="t", severity=2, services=[], detected_at=None, actor="a"
+    ).result()
+    store.close()
+    candidate = {
+        "itself": path,
+        "missing": tmp_path / "nope.sqlite",
+        "other database": tmp_path / "other.sqlite",
+        "empty": tmp_path / "empty.sqlite",
+    }[kind]
+    if kind == "other database":
+        other = sqlite3.connect(candidate)
+        other.execute("CREATE TABLE x (y)")
+        other.close()
+    if kind == "empty":
+        candidate.write_bytes(b"")
+    before = digest(path)
+
+    with pytest.raises(StoreError):
+        backup.restore(candidate, path, T0)
+
+    assert digest(path) == before
+    assert list(tmp_path.glob("*-replaced-*")) == []
