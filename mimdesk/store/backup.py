@@ -33,7 +33,12 @@ def backup_due(folder: Path, now: datetime) -> bool:
     latest = latest_backup(folder)
     if latest is None:
         return True
-    stamp = datetime.strptime(latest.stem.removeprefix("mimdesk-"), "%Y%m%dT%H%M%S%z")
+    try:
+        stamp = datetime.strptime(
+            latest.stem.removeprefix("mimdesk-"), "%Y%m%dT%H%M%S%z"
+        )
+    except ValueError:
+        return True  # a file named by hand: take a proper backup beside it
     return now - stamp >= INTERVAL
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from functools import partial
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QColor, QKeySequence, QResizeEvent
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -29,8 +30,10 @@ from mimdesk.domain.lifecycle import ORDER, Status
 from mimdesk.domain.severity import LEVELS
 from mimdesk.domain.times import format_clock
 from mimdesk.settings import Settings, resolve_zone
+from mimdesk.store import backup
 from mimdesk.store.journal import IncidentNotFound
 from mimdesk.store.store import Store
+from mimdesk.ui.banners import BannerStack
 from mimdesk.ui.bridge import StoreBridge
 from mimdesk.ui.compose import ComposeBar
 from mimdesk.ui.declare_dialog import DeclareDialog
@@ -46,6 +49,11 @@ TICK_MS = 1000
 REFERENCE_WIDTH = 1920
 ZOOM_STEPS = (0.8, 0.9, 1.0, 1.15, 1.3, 1.5, 1.75, 2.0)
 BACKUP_CHECK_TICKS = 300
+REPLACED = (
+    "The store file was replaced or removed while MIMDesk was running (e.g. by "
+    "`mimdesk store restore`). Restart MIMDesk to see the current store; changes "
+    "made now would not reach it."
+)
 
 
 @dataclass
@@ -75,12 +83,16 @@ class ConsoleWindow(QMainWindow):
         self.confirm: Callable[[str, str], bool] = self._ask
         self.zoom = 1.0
         self.text_scale = 1.0
+        self._read_failed = False
+        self.setWindowTitle("MIMDesk")
         self._apply_theme()
         self._build_widgets()
         self._build_menus()
         self._build_status_bar()
         self.bridge.changed.connect(self.reload)
         self.bridge.command_failed.connect(self._on_bridge_command_failed)
+        self.bridge.read_failed.connect(self._on_bridge_read_failed)
+        self.bridge.file_replaced.connect(self._on_bridge_file_replaced)
         self.timer = QTimer(self)
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self._on_timer_timeout)
@@ -128,9 +140,8 @@ class ConsoleWindow(QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(10, 8, 10, 6)
-        self.banners = [self._banner(kind, text) for kind, text in self._banner_texts()]
-        for banner in self.banners:
-            layout.addWidget(banner)
+        self.banners = BannerStack(self.theme, self._banner_texts(), central)
+        layout.addWidget(self.banners)
         layout.addWidget(splitter, 1)
         self.setCentralWidget(central)
 
@@ -152,23 +163,6 @@ class ConsoleWindow(QMainWindow):
                 ),
             )
         return texts
-
-    def _banner(self, kind: str, text: str) -> QLabel:
-        banner = QLabel(text)
-        banner.setObjectName("Banner")
-        banner.setProperty("kind", kind)
-        banner.setWordWrap(True)
-        banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self._style_banner(banner)
-        return banner
-
-    def _style_banner(self, banner: QLabel) -> None:
-        t = self.theme
-        colour = {"demo": t.demo, "danger": t.danger}.get(
-            banner.property("kind"), t.warning
-        )
-        ink = "#ffffff" if QColor(colour).lightness() < 130 else "#0d1117"
-        banner.setStyleSheet(f"background:{colour}; color:{ink};")
 
     def _action(
         self, menu: Any, text: str, shortcut: str | None, slot: Callable[[], object]
@@ -203,14 +197,15 @@ class ConsoleWindow(QMainWindow):
                 partial(self.set_status, target),
             )
         severity = bar.addMenu("Se&verity")
-        for level in LEVELS:
-            name = self.ctx.settings.severity.name(level)
+        self.severity_actions = [
             self._action(
                 severity,
-                name,
+                self.ctx.settings.severity.name(level),
                 f"Ctrl+Shift+{level}",
                 partial(self.set_severity, level),
             )
+            for level in LEVELS
+        ]
         view = bar.addMenu("&View")
         self._action(
             view, "Toggle &light/dark theme", "Ctrl+Shift+T", self.toggle_theme
@@ -247,10 +242,17 @@ class ConsoleWindow(QMainWindow):
     # --- refresh --------------------------------------------------------------
 
     def reload(self) -> None:
-        """Re-read the list and the selected incident from the store."""
-        now = self.ctx.clock.now()
-        incidents = self.ctx.store.incidents()
-        self.list_model.set_incidents(incidents, now)
+        """Re-read the list and the selected incident; keep the last read on failure."""
+        self._read_failed = False
+        incidents = self.bridge.read(self.ctx.store.incidents)
+        if incidents is not None:
+            self._show_incidents(incidents)
+        self._show_selected()
+        if not self._read_failed:
+            self.banners.clear_alert("read")
+
+    def _show_incidents(self, incidents: list[Incident]) -> None:
+        self.list_model.set_incidents(incidents, self.ctx.clock.now())
         open_count = sum(1 for i in incidents if i.is_open)
         demo = " [DEMO]" if self.ctx.demo else ""
         self.setWindowTitle(f"MIMDesk{demo} \u2014 {open_count} open incident(s)")
@@ -258,23 +260,73 @@ class ConsoleWindow(QMainWindow):
             self.selected = incidents[0].id
         if self.selected is not None:
             self.incident_list.select_incident(self.selected)
-        self._show_selected()
 
     def _show_selected(self) -> None:
-        incident: Incident | None = None
-        if self.selected is not None:
-            try:
-                incident = self.ctx.store.incident(self.selected)
-            except IncidentNotFound:
-                self.selected = None
+        incident = self._read_selected()
         self.header.show_incident(incident)
         self.header.set_now(self.ctx.clock.now())
-        self.timeline.show_events(
-            self.ctx.store.timeline(incident.id) if incident else []
-        )
-        writable = not self.ctx.store.read_only
+        self._show_timeline(incident)
+        self._enable_writing()
+
+    def _read_selected(self) -> Incident | None:
+        """The selected incident from the store, or as last listed if unreadable."""
+        if self.selected is None:
+            return None
+        try:
+            found = self.bridge.read(partial(self.ctx.store.incident, self.selected))
+        except IncidentNotFound:
+            self.selected = None
+            return None
+        return found if found is not None else self._last_listed(self.selected)
+
+    def _last_listed(self, incident_id: str) -> Incident | None:
+        row = self.list_model.row_of(incident_id)
+        return None if row is None else self.list_model.incident(row)
+
+    def _show_timeline(self, incident: Incident | None) -> None:
+        if incident is None:
+            self.timeline.show_events([])
+            return
+        events = self.bridge.read(partial(self.ctx.store.timeline, incident.id))
+        if events is not None:
+            self.timeline.show_events(events, incident.id)
+        elif self.timeline.incident_id != incident.id:
+            self.timeline.show_unreadable()
+
+    @property
+    def writable(self) -> bool:
+        """False for a read-only store and once the file was swapped underneath."""
+        return not self.ctx.store.read_only and not self.bridge.replaced
+
+    def _enable_writing(self) -> None:
+        incident, writable = self.header.incident, self.writable
         self.compose.show_status(incident.status if incident and writable else None)
-        self.declare_action.setEnabled(writable)
+        actions = [self.declare_action, self.undo_action, *self.severity_actions]
+        for action in [*actions, *self.status_actions.values()]:
+            action.setEnabled(writable)
+
+    def _on_bridge_read_failed(self, reason: str) -> None:
+        self._read_failed = True
+        self.banners.raise_alert(
+            "read",
+            f"Part of the store cannot be read ({reason}). What is shown may be "
+            f"incomplete. {self._restore_hint()}",
+        )
+
+    def _restore_hint(self) -> str:
+        if any(kind == "danger" for kind, _ in self.ctx.banners):
+            return "The banner above says which backup, if any, to restore."
+        latest = backup.latest_backup(self.ctx.store.backups)
+        if latest is None:
+            return "Close MIMDesk and check it with `mimdesk store check`."
+        return (
+            "Close MIMDesk, then restore the newest backup with "
+            f"`mimdesk store restore {latest}`."
+        )
+
+    def _on_bridge_file_replaced(self) -> None:
+        self.banners.raise_alert("replaced", REPLACED)
+        self._enable_writing()
 
     def _on_list_incident_selected(self, incident_id: str) -> None:
         if incident_id != self.selected:
@@ -301,11 +353,36 @@ class ConsoleWindow(QMainWindow):
             self._backup_if_due()
 
     def _backup_if_due(self) -> None:
+        if not self.writable:  # a backup of a swapped-out file would mislead
+            return
         future = self.ctx.store.backup_if_due()
         if future is not None:
             self.bridge.run(future, lambda path: log.info("backup written: %s", path))
 
     # --- commands -------------------------------------------------------------
+
+    def _command(
+        self,
+        submit: Callable[[], Future[Any]],
+        on_done: Callable[[Any], None] | None = None,
+    ) -> None:
+        """Submit a store command if writing is allowed; success clears the error."""
+        if not self.writable:
+            self.show_error(f"Not recorded: {self._why_not_writable()}")
+            return
+        self.bridge.run(submit(), partial(self._on_command_done, on_done))
+
+    def _why_not_writable(self) -> str:
+        if self.bridge.replaced:
+            return "the store file was replaced or removed; restart MIMDesk."
+        return "the store is open read-only."
+
+    def _on_command_done(
+        self, on_done: Callable[[Any], None] | None, result: object
+    ) -> None:
+        self._clear_error()
+        if on_done is not None:
+            on_done(result)
 
     def declare(self) -> None:
         dialog = DeclareDialog(
@@ -321,8 +398,9 @@ class ConsoleWindow(QMainWindow):
 
     def submit_declaration(self, dialog: DeclareDialog) -> None:
         declaration = dialog.declaration()
-        known = self.ctx.catalogue.ids if self.ctx.catalogue.services else None
-        future = self.ctx.store.declare(
+        known = self.ctx.catalogue.ids
+        submit = partial(
+            self.ctx.store.declare,
             title=declaration.title,
             severity=declaration.severity,
             services=declaration.services,
@@ -331,7 +409,7 @@ class ConsoleWindow(QMainWindow):
             actor=self.ctx.settings.operator,
             known_services=known,
         )
-        self.bridge.run(future, self._on_declared)
+        self._command(submit, self._on_declared)
 
     def _on_declared(self, incident_id: str) -> None:
         self.selected = incident_id
@@ -340,14 +418,17 @@ class ConsoleWindow(QMainWindow):
     def _on_compose_note_entered(self, text: str) -> None:
         if self.selected is None:
             return
-        future = self.ctx.store.add_note(
-            self.selected, text, actor=self.ctx.settings.operator
+        submit = partial(
+            self.ctx.store.add_note,
+            self.selected,
+            text,
+            actor=self.ctx.settings.operator,
         )
-        self.bridge.run(future, lambda _events: self.compose.note_saved())
+        self._command(submit, lambda _events: self.compose.note_saved())
 
     def set_status(self, target: Status, *, reason: str | None = None) -> None:
         incident = self.header.incident
-        if incident is None or self.ctx.store.read_only:
+        if incident is None:
             return
         if target == incident.status:
             self.show_error(f"{incident.id} is already {target.value}")
@@ -361,11 +442,15 @@ class ConsoleWindow(QMainWindow):
                 return
             reason = "reopened from the console"
         previous = incident.status
-        future = self.ctx.store.change_status(
-            incident.id, target, actor=self.ctx.settings.operator, reason=reason
+        submit = partial(
+            self.ctx.store.change_status,
+            incident.id,
+            target,
+            actor=self.ctx.settings.operator,
+            reason=reason,
         )
-        self.bridge.run(
-            future, lambda _e: self._on_status_set(incident.id, previous, target)
+        self._command(
+            submit, lambda _e: self._on_status_set(incident.id, previous, target)
         )
 
     def _on_status_set(
@@ -380,31 +465,40 @@ class ConsoleWindow(QMainWindow):
         """Undo the last status change made here, by recording the way back."""
         while self.undo_stack:
             incident_id, previous, target = self.undo_stack.pop()
+            read = partial(self.ctx.store.incident, incident_id)
             try:
-                current = self.ctx.store.incident(incident_id).status
+                incident = self.bridge.read(read)
             except IncidentNotFound:
                 continue
-            if current != target:
-                continue
-            future = self.ctx.store.change_status(
-                incident_id,
-                previous,
-                actor=self.ctx.settings.operator,
-                reason=f"undo of {previous.value} \u2192 {target.value}",
-            )
-            self.bridge.run(
-                future, lambda _e: self.show_message("status change undone")
-            )
-            return
+            if incident is None:  # unreadable just now: keep it for another try
+                self.undo_stack.append((incident_id, previous, target))
+                return
+            if incident.status == target:
+                self._undo_status(incident_id, previous, target)
+                return
         self.show_message("Nothing to undo")
 
-    def set_severity(self, level: int) -> None:
-        if self.selected is None or self.ctx.store.read_only:
-            return
-        future = self.ctx.store.change_severity(
-            self.selected, level, actor=self.ctx.settings.operator
+    def _undo_status(self, incident_id: str, previous: Status, target: Status) -> None:
+        submit = partial(
+            self.ctx.store.change_status,
+            incident_id,
+            previous,
+            actor=self.ctx.settings.operator,
+            reason=f"undo of {previous.value} \u2192 {target.value}",
+            undo=True,  # a mistake taken back, not a reopening
         )
-        self.bridge.run(future)
+        self._command(submit, lambda _e: self.show_message("status change undone"))
+
+    def set_severity(self, level: int) -> None:
+        if self.selected is None:
+            return
+        submit = partial(
+            self.ctx.store.change_severity,
+            self.selected,
+            level,
+            actor=self.ctx.settings.operator,
+        )
+        self._command(submit)
 
     # --- view -----------------------------------------------------------------
 
@@ -413,8 +507,7 @@ class ConsoleWindow(QMainWindow):
         self._apply_theme()
         for widget in (self.list_model, self.header, self.timeline):
             widget.theme = self.theme
-        for banner in self.banners:
-            self._style_banner(banner)
+        self.banners.set_theme(self.theme)
         self._style_error()
         self.reload()
 

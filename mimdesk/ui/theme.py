@@ -114,6 +114,9 @@ def stylesheet(t: Theme, scale: float = 1.0) -> str:
         padding: 5px; selection-background-color: {t.accent};
     }}
     QLineEdit:focus, QComboBox:focus {{ border: 1px solid {t.accent}; }}
+    QLineEdit:disabled, QComboBox:disabled, QPushButton:disabled {{
+        color: {t.muted}; background: {t.panel}; border-style: dashed;
+    }}
     QPushButton {{
         background: {t.raised}; border: 1px solid {t.border}; border-radius: 4px;
         padding: 6px 14px;

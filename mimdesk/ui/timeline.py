@@ -15,13 +15,17 @@ from mimdesk.ui.theme import Theme
 
 
 class Timeline(QTreeWidget):
-    """One row per journal event: when (display zone), who, what."""
+    """One row per journal event: when (display zone), who, what.
+
+    `incident_id` says whose events are shown (None: nobody's, or unreadable).
+    """
 
     def __init__(self, theme: Theme, zone: tzinfo) -> None:
         super().__init__()
         self.setObjectName("Timeline")
         self.setAccessibleName("Timeline")
         self.theme, self.zone = theme, zone
+        self.incident_id: str | None = None
         self.setColumnCount(3)
         self.setHeaderLabels(["When", "Who", "What"])
         self.setRootIsDecorated(False)
@@ -31,14 +35,25 @@ class Timeline(QTreeWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.header().setStretchLastSection(True)
 
-    def show_events(self, events: Sequence[ev.JournalEvent]) -> None:
+    def show_events(
+        self, events: Sequence[ev.JournalEvent], incident_id: str | None = None
+    ) -> None:
         self.clear()
+        self.incident_id = incident_id
         items = [self._item(event) for event in in_time_order(events)]
         self.addTopLevelItems(items)
         for column in (0, 1):
             self.resizeColumnToContents(column)
         if items:
             self.scrollToItem(items[-1])
+
+    def show_unreadable(self) -> None:
+        """Say the events could not be read, rather than show someone else's."""
+        self.clear()
+        self.incident_id = None
+        item = QTreeWidgetItem(["", "", "This timeline cannot be read from the store."])
+        item.setForeground(2, QColor(self.theme.danger))
+        self.addTopLevelItem(item)
 
     def _item(self, event: ev.JournalEvent) -> QTreeWidgetItem:
         item = QTreeWidgetItem(

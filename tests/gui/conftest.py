@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +20,7 @@ from mimdesk.store.store import Store
 from mimdesk.ui.console import ConsoleContext, ConsoleWindow
 
 START = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
+PAGE = 4096  # SQLite's default page size, which the store keeps
 
 
 @dataclass
@@ -87,3 +90,51 @@ def make_console(
         )
         running = [t for t in own if t.isActive()]
         assert not running, "console left timers running after close"
+
+
+def _recorded_store(path: Path, now: datetime) -> None:
+    """A closed store file holding the demo incidents, its WAL folded in."""
+    path.parent.mkdir(parents=True)
+    recorded = Store.open(path, clock=lambda: now)
+    try:
+        seed(recorded, now)
+    finally:
+        recorded.close()
+
+
+def _root_page(path: Path, table: str) -> int:
+    with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as conn:
+        row = conn.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)
+        ).fetchone()
+    return int(row[0])
+
+
+def _zero_page(path: Path, page: int) -> None:
+    with path.open("r+b") as handle:
+        handle.seek((page - 1) * PAGE)
+        handle.write(bytes(PAGE))
+
+
+@pytest.fixture
+def damaged_store(
+    tmp_path: Path, fake_time: FakeTime
+) -> Iterator[Callable[..., Store]]:
+    """Makes a demo store, damages it on disk, and opens it read-only."""
+    opened: list[Store] = []
+
+    def make(*, zero_tables: tuple[str, ...] = (), keep_bytes: int | None = None):
+        path = tmp_path / f"damaged-{len(opened)}" / "mimdesk.sqlite"
+        _recorded_store(path, fake_time.now())
+        pages = [_root_page(path, table) for table in zero_tables]
+        for page in pages:
+            _zero_page(path, page)
+        if keep_bytes is not None:
+            with path.open("r+b") as handle:
+                handle.truncate(keep_bytes)
+        opened.append(Store(path, read_only=True))
+        return opened[-1]
+
+    yield make
+    for store in opened:
+        store.close()

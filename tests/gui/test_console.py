@@ -39,7 +39,7 @@ def test_demo_incidents_are_listed_open_first_and_labelled(make_console) -> None
     assert all(text.startswith("DEMO") for text in rows)
     assert statuses[-1] == "Closed"
     assert model.index(0, 0).data() == "SEV1"
-    assert "DEMO DATA" in window.banners[0].text()
+    assert "DEMO DATA" in window.banners.shown()[0]
     assert "[DEMO]" in window.windowTitle()
     assert "3 open" in window.windowTitle()
 
@@ -99,6 +99,36 @@ def test_status_shortcut_records_milestone_and_undo_reverts(
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: store.incident(incident_id).status == Status.MOBILISED)
     assert any("undo of mobilised" in text for text in _timeline_texts(window))
+
+
+def test_undo_of_a_forward_move_is_not_a_reopening(
+    make_console, qtbot, store: Store
+) -> None:
+    window = make_console()
+    incident_id = window.selected
+
+    window.set_status(Status.RESOLVED)
+    qtbot.waitUntil(lambda: window.header.status.text() == "RESOLVED")
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+
+    qtbot.waitUntil(lambda: window.header.status.text() == "MOBILISED")
+    assert store.incident(incident_id).reopen_count == 0
+    assert "reopened" not in window.header.detail.text()
+
+
+def test_command_error_clears_when_the_next_command_succeeds(
+    make_console, qtbot, store: Store
+) -> None:
+    window = make_console()
+
+    window.set_severity(1)  # already SEV1: refused
+    qtbot.waitUntil(window.error.isVisible)
+    window.set_severity(2)
+
+    sev2 = window.ctx.settings.severity.name(2)
+    qtbot.waitUntil(lambda: window.header.severity.text() == sev2)
+    assert not window.error.isVisible()
+    assert store.incident(window.selected).severity == 2
 
 
 def test_reopening_asks_first_and_a_no_changes_nothing(
@@ -164,7 +194,7 @@ def test_read_only_store_disables_every_write(
         assert not window.compose.isEnabled()
         assert not window.declare_action.isEnabled()
         assert "READ-ONLY" in window.store_label.text()
-        assert window.banners[0].text() == "The store is damaged"
+        assert window.banners.shown()[0] == "The store is damaged"
         window.close()
     finally:
         read_only.close()

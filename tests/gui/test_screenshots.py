@@ -43,3 +43,26 @@ def test_console_renders_readably_at_wall_sizes(
     assert corner.y() <= height
     assert elapsed.text() == "00:47:00"
     assert window.text_scale == width / 1920
+
+
+def test_damaged_store_banners_render_readably(
+    damaged_store, make_console, qtbot, tmp_path
+) -> None:
+    from mimdesk.store.store import Damage
+
+    store = damaged_store(zero_tables=("journal",))
+    latest = store.path.parent / "backups" / "mimdesk-20261203T130000+0000.sqlite"
+    damage = Damage(store.path, ("database disk image is malformed",), latest)
+    text = f"{damage.explain()} Showing a READ-ONLY copy; nothing can be changed."
+    window = make_console(demo=False, store=store, banners=[("danger", text)])
+    window.resize(1920, 1080)
+    banners = [label for label in window.banners.labels if label.isVisible()]
+    qtbot.waitUntil(lambda: not [label for label in banners if _clipped(label)])
+    out = Path(os.environ.get("MIMDESK_SCREENSHOTS", tmp_path))
+    out.mkdir(parents=True, exist_ok=True)
+
+    window.grab().toImage().save(str(out / "console-damaged.png"))
+
+    assert [label.text() for label in banners] == window.banners.shown()
+    assert window.banners.shown()[1].startswith("Part of the store cannot be read")
+    assert all(label.height() > label.fontMetrics().height() for label in banners)
