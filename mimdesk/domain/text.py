@@ -7,18 +7,14 @@ and normalised to '\\n', tabs kept.
 
 from __future__ import annotations
 
-import unicodedata
+import re
 
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-_KEEP = frozenset("\n\t")
+# Unicode category Cc (U+0000-001F, U+007F-009F) but tab and newline, and the
+# bidi embedding, override and isolate controls.
+_UNWANTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def clean_text(text: str) -> str:
     """`text` without control characters (but newline and tab) or bidi overrides."""
     unified = text.replace("\r\n", "\n").replace("\r", "\n")
-    return "".join(
-        char
-        for char in unified
-        if char in _KEEP
-        or (unicodedata.category(char) != "Cc" and char not in _BIDI_CONTROLS)
-    )
+    return _UNWANTED.sub("", unified)
