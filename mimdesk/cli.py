@@ -15,12 +15,22 @@ from pathlib import Path
 from typing import Any
 
 from mimdesk import __version__, logs
+from mimdesk.domain import roster as roster_model
+from mimdesk.domain.directory import Directory
 from mimdesk.domain.errors import DomainError
+from mimdesk.domain.events import NewEvent
 from mimdesk.domain.lifecycle import ORDER, parse_status
+from mimdesk.domain.roster import RolePolicy, Roster
 from mimdesk.domain.times import TypedInstant, parse_instant
 from mimdesk.paths import resolve
 from mimdesk.resources import resource
-from mimdesk.settings import Settings, load_catalogue, load_settings, resolve_zone
+from mimdesk.settings import (
+    Settings,
+    load_catalogue,
+    load_directory,
+    load_settings,
+    resolve_zone,
+)
 from mimdesk.store import backup, journal
 from mimdesk.store.db import StoreError, StoreReadOnly, quick_check
 from mimdesk.store.store import Store, StoreDamaged
@@ -48,6 +58,7 @@ class Context:
         if problem:
             print(f"warning: {problem}", file=sys.stderr)
         self._store: Store | None = None
+        self._directory: Directory | None = None
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -99,6 +110,19 @@ class Context:
             print(f"warning: {exc}\nwarning: reading a copy: {copy}", file=sys.stderr)
             self._store = Store(copy, read_only=True)
             return self._store
+
+    def directory(self) -> Directory:
+        """People to mobilise: the settings' file, else the DEMO people in --demo."""
+        if self._directory is None:
+            path = self.settings.directory
+            if path is None and self.demo:
+                path = resource("directory", "sample.toml")
+            self._directory = Directory()
+            if path is not None:
+                self._directory, problem = load_directory(path)
+                if problem:
+                    print(f"warning: {problem}", file=sys.stderr)
+        return self._directory
 
     def time(self, text: str | None) -> TypedInstant | None:
         if text is None:
@@ -233,6 +257,85 @@ def cmd_severity(ctx: Context, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- roster ---------------------------------------------------------------------
+
+ROSTER_ACTIONS = ("show", "request", "ack", "join", "leave", "assign")
+
+
+def _roster_view(ctx: Context, incident_id: str) -> dict[str, Any]:
+    from mimdesk import report
+
+    store = ctx.read_store()
+    incident = store.incident(incident_id)
+    roster = store.roster(incident.id)
+    return report.roster_json(
+        incident, roster, ctx.directory(), RolePolicy(), ctx.now()
+    )
+
+
+def cmd_roster(ctx: Context, args: argparse.Namespace) -> int:
+    from mimdesk import report
+
+    if args.action == "show":
+        data = _roster_view(ctx, args.id)
+        if args.json:
+            _emit_json(data)
+        else:
+            print("\n".join(report.roster_lines(data, ctx.zone, ctx.now())))
+        return EXIT_OK
+    if args.action == "assign":
+        if len(args.people) != 2:
+            raise DomainError("usage: mimdesk roster ID assign ROLE PERSON")
+        role, person = args.people
+        return _roster_change(ctx, args, [person], role=role)
+    if not args.people:
+        raise DomainError(
+            f"name who to {args.action}: mimdesk roster ID {args.action} PERSON"
+        )
+    return _roster_change(ctx, args, args.people, role=args.role)
+
+
+def _roster_change(
+    ctx: Context, args: argparse.Namespace, people: list[str], role: str | None
+) -> int:
+    """Record each person on their own: one refusal does not stop the others."""
+    at = ctx.time(args.at)
+    directory, failures = ctx.directory(), 0
+    for person in people:
+        decide = _roster_decision(args.action, person, role, at, ctx.settings.operator)
+        try:
+            events = ctx.store().roster_command(args.id, decide).result()
+        except DomainError as exc:
+            failures += 1
+            print(f"error: {person}: {exc}", file=sys.stderr)
+            continue
+        from mimdesk.domain.incident import describe
+
+        unknown = "" if directory.get(person) else " (not in the directory)"
+        print(f"{events[0].incident_id}: {describe(events[0])}{unknown}")
+    return EXIT_USAGE if failures else EXIT_OK
+
+
+def _roster_decision(
+    action: str, person: str, role: str | None, at: TypedInstant | None, actor: str
+) -> Callable[[Roster, datetime], NewEvent]:
+    def decide(roster: Roster, now: datetime) -> NewEvent:
+        when = at.utc if at else now
+        common: dict[str, Any] = {"at": when, "now": now, "actor": actor}
+        if action == "request":
+            return roster_model.request(roster, person, role=role, **common)
+        if action == "ack":
+            return roster_model.acknowledge(roster, person, **common)
+        if action == "join":
+            return roster_model.join(roster, person, role=role, **common)
+        if action == "leave":
+            return roster_model.leave(roster, person, **common)
+        assert role is not None
+        return roster_model.assign(roster, role, person, **common)
+
+    return decide
+
+
 # --- journal and store ----------------------------------------------------------
 
 
@@ -357,6 +460,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("severity", type=int, choices=[1, 2, 3, 4])
     p.set_defaults(func=cmd_severity)
+
+    ros = sub.add_parser(
+        "roster",
+        parents=[common],
+        help="who is on the bridge: show, request, ack, join, leave, assign",
+    )
+    ros.add_argument("id")
+    ros.add_argument("action", nargs="?", default="show", choices=ROSTER_ACTIONS)
+    ros.add_argument(
+        "people", nargs="*", metavar="PERSON", help="(assign: ROLE PERSON)"
+    )
+    ros.add_argument("--role", help="the role they take (request, join)")
+    ros.add_argument("--at", metavar="TIME", help="when it happened (default: now)")
+    ros.add_argument("--json", action="store_true")
+    ros.set_defaults(func=cmd_roster)
 
     jour = sub.add_parser("journal", help="check or rebuild from the journal")
     jsub = jour.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -5,14 +5,24 @@ The JSON shapes are a documented, stable interface (see README, "JSON output").
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mimdesk.domain.directory import Directory, Person
 from mimdesk.domain.events import JournalEvent
 from mimdesk.domain.incident import Incident, describe, in_time_order
 from mimdesk.domain.lifecycle import ORDER
+from mimdesk.domain.roster import RolePolicy, Roster, mobilisation_time
 from mimdesk.domain.severity import SeverityScale
-from mimdesk.domain.times import format_duration, format_instant, utc_iso
+from mimdesk.domain.times import (
+    format_ago,
+    format_clock,
+    format_duration,
+    format_instant,
+    parse_utc,
+    utc_iso,
+)
 
 LIST_FORMAT = "mimdesk.incidents/1"
 SHOW_FORMAT = "mimdesk.incident/1"
@@ -104,3 +114,83 @@ def list_line(incident: Incident, now: datetime) -> str:
         f"{incident.id}  SEV{incident.severity}  {incident.status.value:<9}  "
         f"{elapsed:>12}  {incident.title}{demo}"
     )
+
+
+ROSTER_FORMAT = "mimdesk.roster/1"
+
+
+def _local_time(person: Person | None, now: datetime) -> str | None:
+    if person is None or not person.timezone:
+        return None
+    try:
+        return format_clock(now, ZoneInfo(person.timezone))
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def roster_json(
+    incident: Incident, roster: Roster, directory: Directory, policy: RolePolicy,
+    now: datetime,
+) -> dict[str, Any]:  # fmt: skip
+    required = list(policy.required.get(incident.severity, ()))
+    mobilised = mobilisation_time(roster, required) if required else None
+    people = []
+    for p in roster.participants.values():
+        person = directory.get(p.person)
+        people.append(
+            {
+                "id": p.person,
+                "name": directory.name(p.person),
+                "in_directory": person is not None,
+                "presence": p.presence.value,
+                "requested_at": utc_iso(p.requested_at) if p.requested_at else None,
+                "acknowledged_at": (
+                    utc_iso(p.acknowledged_at) if p.acknowledged_at else None
+                ),
+                "intervals": [
+                    [utc_iso(start), utc_iso(end) if end else None]
+                    for start, end in p.intervals
+                ],
+                "roles": list(p.roles),
+                "active_seconds": int(p.active_time(now).total_seconds()),
+                "local_time": _local_time(person, now),
+            }
+        )
+    return {
+        "format": ROSTER_FORMAT,
+        "incident": incident.id,
+        "required": required,
+        "missing": roster.missing(required),
+        "roles": {
+            role: [{"person": who, "since": utc_iso(since)} for who, since in held]
+            for role, held in roster.holders.items()
+        },
+        "people": people,
+        "mobilisation_seconds": int(mobilised.total_seconds()) if mobilised else None,
+    }
+
+
+def roster_lines(data: dict[str, Any], zone: tzinfo, now: datetime) -> list[str]:
+    """The roster as text, from its JSON form (one source for both views)."""
+    required = ", ".join(data["required"]) or "none"
+    lines = [f"{data['incident']} bridge roster (required: {required})"]
+    if data["missing"]:
+        lines.append(f"MISSING: {', '.join(data['missing'])}")
+    lines.append("Roles:")
+    for role, held in sorted(data["roles"].items()):
+        for holder in held:
+            since = format_clock(parse_utc(holder["since"]), zone)
+            lines.append(f"  {role:<12} {holder['person']:<12} since {since}")
+    lines.append("People:")
+    for person in data["people"]:
+        minutes = person["active_seconds"] // 60
+        local = f", local {person['local_time']}" if person["local_time"] else ""
+        unknown = " (not in directory)" if not person["in_directory"] else ""
+        lines.append(
+            f"  {person['id']:<12} {person['presence']:<12} {minutes:>4} min on bridge"
+            f"  {person['name']}{unknown}{local}"
+        )
+    if data["mobilisation_seconds"] is not None:
+        took = timedelta(seconds=data["mobilisation_seconds"])
+        lines.append(f"Mobilised in {format_ago(took)} (first request to roles filled)")
+    return lines

@@ -6,6 +6,7 @@ or the last good catalogue, so the app keeps running.
 
 from __future__ import annotations
 
+import csv
 import getpass
 import logging
 import tomllib
@@ -17,6 +18,7 @@ from typing import Any
 import tzlocal
 
 from mimdesk.domain.catalogue import Catalogue, catalogue_from_mapping
+from mimdesk.domain.directory import Directory, directory_from_entries
 from mimdesk.domain.errors import DomainError
 from mimdesk.domain.severity import DEFAULT_NAMES, LEVELS, SeverityScale
 from mimdesk.domain.times import load_zone
@@ -42,6 +44,7 @@ class Settings:
     operator: str = field(default_factory=_default_operator)
     severity: SeverityScale = field(default_factory=SeverityScale)
     catalogue: Path | None = None
+    directory: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,12 @@ def _settings_from(data: dict[str, Any], path: Path) -> Loaded:
             values["catalogue"] = (path.parent / Path(catalogue).expanduser()).resolve()
         else:
             problem("catalogue", f"must be a file path, not {catalogue!r}")
+    directory = data.pop("directory", None)
+    if directory is not None:
+        if isinstance(directory, str) and directory.strip():
+            values["directory"] = (path.parent / Path(directory).expanduser()).resolve()
+        else:
+            problem("directory", f"must be a file path, not {directory!r}")
     names = data.pop("severity_names", None)
     if names is not None:
         values["severity"] = _severity_names(names, path, problems)
@@ -155,3 +164,25 @@ def load_catalogue(
         problem = f"{path}: {exc}"
     log.warning("%s; keeping the previous catalogue", problem)
     return fallback, problem
+
+
+def load_directory(path: Path) -> tuple[Directory, str]:
+    """The people directory from TOML (`[[person]]`) or CSV, or empty and why."""
+    try:
+        if path.suffix.lower() == ".csv":
+            with path.open(newline="", encoding="utf-8") as handle:
+                entries: list[dict[str, Any]] = list(csv.DictReader(handle))
+        else:
+            people = _read_toml(path).get("person", [])
+            if not isinstance(people, list):
+                raise DomainError("'person' must be a list of [[person]] tables")
+            entries = people
+        return directory_from_entries(entries), ""
+    except FileNotFoundError:
+        problem = f"{path}: directory file not found"
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError, DomainError) as exc:
+        problem = f"{path}: {exc}"
+    except csv.Error as exc:
+        problem = f"{path}: {exc}"
+    log.warning("%s; the directory is empty", problem)
+    return Directory(), problem

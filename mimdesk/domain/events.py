@@ -23,9 +23,19 @@ NOTE_ADDED = "incident.note_added"
 SEVERITY_CHANGED = "incident.severity_changed"
 TITLE_CHANGED = "incident.title_changed"
 
+ROSTER_REQUESTED = "roster.requested"
+ROSTER_ACKNOWLEDGED = "roster.acknowledged"
+ROSTER_JOINED = "roster.joined"
+ROSTER_LEFT = "roster.left"
+ROSTER_ROLE_ASSIGNED = "roster.role_assigned"
+
 KINDS = frozenset(
-    {INCIDENT_CREATED, STATUS_CHANGED, NOTE_ADDED, SEVERITY_CHANGED, TITLE_CHANGED}
-)
+    {
+        INCIDENT_CREATED, STATUS_CHANGED, NOTE_ADDED, SEVERITY_CHANGED, TITLE_CHANGED,
+        ROSTER_REQUESTED, ROSTER_ACKNOWLEDGED, ROSTER_JOINED, ROSTER_LEFT,
+        ROSTER_ROLE_ASSIGNED,
+    }
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

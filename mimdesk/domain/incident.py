@@ -130,7 +130,7 @@ class Incident:
 # --- commands -------------------------------------------------------------------
 
 
-def _check_plausible(at: datetime, now: datetime, what: str) -> None:
+def check_plausible(at: datetime, now: datetime, what: str) -> None:
     """Refuse typos: a time in the future, or further back than any live incident."""
     if now - at > PAST_LIMIT:
         raise DomainError(
@@ -178,9 +178,9 @@ def declare(
             raise DomainError(
                 f"unknown service {', '.join(unknown)}; the catalogue has: {known}"
             )
-    _check_plausible(detected_at, now, "detection time")
+    check_plausible(detected_at, now, "detection time")
     declared = max(now, detected_at) if declared_at is None else declared_at
-    _check_plausible(declared, now, "declaration time")
+    check_plausible(declared, now, "declaration time")
     if declared < detected_at:
         raise DomainError("an incident cannot be declared before it was detected")
     created = ev.NewEvent(
@@ -225,7 +225,7 @@ def change_status(
     current = incident.status
     if target == current:
         raise DomainError(f"{incident.id} is already {current.value}")
-    _check_plausible(at, now, f"{target.value} time")
+    check_plausible(at, now, f"{target.value} time")
     reopened = target.rank < current.rank
     if reopened:
         floor = incident.latest_milestone()
@@ -269,7 +269,7 @@ def add_note(
     if len(body) > MAX_NOTE:
         raise DomainError(f"note is {len(body)} characters; the limit is {MAX_NOTE}")
     when = now if at is None else at
-    _check_plausible(when, now, "note time")
+    check_plausible(when, now, "note time")
     return [ev.NewEvent(ev.NOTE_ADDED, {"text": body}, when, actor, typed_offset)]
 
 
@@ -392,7 +392,25 @@ def describe(event: ev.JournalEvent) -> str:
         return f"severity SEV{p['from']} \u2192 SEV{p['to']}"
     if event.kind == ev.TITLE_CHANGED:
         return f"title changed to \u201c{p['to']}\u201d"
-    return event.kind
+    return _describe_roster(event) or event.kind
+
+
+def _describe_roster(event: ev.JournalEvent) -> str | None:
+    p = event.payload
+    who, role = p.get("person"), p.get("role")
+    as_role = f" as {role}" if role and role != "participant" else ""
+    if event.kind == ev.ROSTER_REQUESTED:
+        return f"{who} asked to join the bridge{as_role}"
+    if event.kind == ev.ROSTER_ACKNOWLEDGED:
+        return f"{who} acknowledged"
+    if event.kind == ev.ROSTER_JOINED:
+        return f"{who} joined the bridge{as_role}"
+    if event.kind == ev.ROSTER_LEFT:
+        return f"{who} left the bridge"
+    if event.kind == ev.ROSTER_ROLE_ASSIGNED:
+        handover = f" (from {p['previous']})" if p.get("previous") else ""
+        return f"{role} is now {who}{handover}"
+    return None
 
 
 def in_time_order(events: Iterable[ev.JournalEvent]) -> list[ev.JournalEvent]:

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import TypeVar
 
 from mimdesk.domain import incident as model
+from mimdesk.domain import roster as roster_model
 from mimdesk.domain.events import JournalEvent, NewEvent
-from mimdesk.domain.incident import Incident
+from mimdesk.domain.incident import Incident, in_time_order
 from mimdesk.domain.lifecycle import Status
+from mimdesk.domain.roster import Roster
 from mimdesk.domain.times import utc_iso
 from mimdesk.store import backup, journal, schema
 from mimdesk.store.db import StoreError, StoreReadOnly, connect, quick_check
@@ -233,6 +235,29 @@ class Store:
 
         return self.submit(job)
 
+    def roster_command(
+        self, incident_id: str, decide: Callable[[Roster, datetime], NewEvent]
+    ) -> Future[list[JournalEvent]]:
+        """Run a roster command against the roster as the journal has it now."""
+
+        def job(conn: sqlite3.Connection) -> list[JournalEvent]:
+            now = self._clock()
+
+            def with_roster(state: Incident) -> list[NewEvent]:
+                events = in_time_order(journal.iter_events(conn, state.id))
+                return [decide(roster_model.fold(events), now)]
+
+            return journal.run_command(
+                conn,
+                incident_id,
+                with_roster,
+                seat=self.seat,
+                recorded_at=now,
+                cache=self._states,
+            )
+
+        return self.submit(job)
+
     def change_status(
         self,
         incident_id: str,
@@ -327,6 +352,10 @@ class Store:
 
     def timeline(self, incident_id: str) -> list[JournalEvent]:
         return list(journal.iter_events(self._reader(), incident_id))
+
+    def roster(self, incident_id: str) -> Roster:
+        """The bridge roster, folded in the order things happened."""
+        return roster_model.fold(in_time_order(self.timeline(incident_id)))
 
     def verify(self, incident_id: str | None = None) -> list[journal.Problem]:
         return journal.verify(self._reader(), incident_id)

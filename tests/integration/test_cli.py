@@ -366,3 +366,31 @@ def test_a_data_dir_that_is_a_file_is_explained(tmp_path: Path, config: Path) ->
 
     assert result.returncode == 3
     assert "is a file, not a folder" in result.stderr
+
+
+def test_roster_from_the_command_line(mimdesk: Run, incident_id: str) -> None:
+    ok(mimdesk("roster", incident_id, "request", "alice", "bob", "--at", "8m ago"))
+    ok(mimdesk("roster", incident_id, "join", "alice", "--role", "commander"))
+    refused = mimdesk("roster", incident_id, "leave", "bob", "alice")
+    ok(mimdesk("roster", incident_id, "assign", "scribe", "bob"))
+
+    data = as_json(mimdesk("roster", incident_id, "--json"))
+
+    assert refused.returncode == 2
+    assert "bob: bob is not on the bridge" in refused.stderr
+    assert "alice left the bridge" in refused.stdout  # one refusal stops no one else
+    assert data["format"] == "mimdesk.roster/1"
+    assert data["missing"] == ["commander", "comms", "scribe", "tech-lead", "business"]
+    people = {p["id"]: p for p in data["people"]}
+    assert people["alice"]["presence"] == "left"
+    assert people["alice"]["roles"] == ["commander"]
+    assert people["bob"]["presence"] == "requested"
+    assert data["roles"]["scribe"][0]["person"] == "bob"
+    assert not people["bob"]["in_directory"]
+
+
+def test_roster_refuses_an_unknown_role(mimdesk: Run, incident_id: str) -> None:
+    result = mimdesk("roster", incident_id, "assign", "pilot", "alice")
+
+    assert result.returncode == 2
+    assert "unknown role 'pilot'" in result.stderr

@@ -1,0 +1,61 @@
+"""People who can be mobilised, kept locally so mobilisation works offline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mimdesk.domain.errors import DomainError
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone in the directory, with how to reach them and their time zone."""
+
+    id: str
+    name: str
+    teams: tuple[str, ...] = ()
+    handles: Mapping[str, str] = field(default_factory=dict)
+    timezone: str | None = None
+
+
+@dataclass(frozen=True)
+class Directory:
+    """People by id, in the order the file lists them."""
+
+    people: tuple[Person, ...] = ()
+
+    def get(self, person_id: str) -> Person | None:
+        return next((p for p in self.people if p.id == person_id), None)
+
+    def name(self, person_id: str) -> str:
+        person = self.get(person_id)
+        return person.name if person else person_id
+
+
+HANDLES = ("email", "chat", "phone")
+
+
+def person_from_mapping(entry: Mapping[str, Any], where: str) -> Person:
+    person_id = str(entry.get("id", "")).strip()
+    if not person_id or any(c.isspace() for c in person_id):
+        raise DomainError(f"{where}: needs an 'id' of one word")
+    teams = entry.get("teams", ())
+    if isinstance(teams, str):
+        teams = [t.strip() for t in teams.split(";") if t.strip()]
+    handles = {k: str(entry[k]) for k in HANDLES if entry.get(k)}
+    zone = entry.get("timezone") or None
+    name = str(entry.get("name") or person_id)
+    return Person(person_id, name, tuple(str(t) for t in teams), handles, zone)
+
+
+def directory_from_entries(entries: Sequence[Mapping[str, Any]]) -> Directory:
+    """Build a directory; an id used twice is an error naming both entries."""
+    people: list[Person] = []
+    for number, entry in enumerate(entries, start=1):
+        person = person_from_mapping(entry, f"person #{number}")
+        if any(p.id == person.id for p in people):
+            raise DomainError(f"person #{number}: id {person.id!r} is used twice")
+        people.append(person)
+    return Directory(tuple(people))
