@@ -12,7 +12,7 @@ from pathlib import Path
 from mimdesk import logs
 from mimdesk.clock import MonotonicClock
 from mimdesk.paths import resolve
-from mimdesk.settings import load_catalogue, load_settings
+from mimdesk.settings import load_catalogue, load_settings, people_directory
 from mimdesk.store import backup
 from mimdesk.store.db import StoreError
 from mimdesk.store.store import Store, StoreDamaged
@@ -87,7 +87,12 @@ def run_gui(args: argparse.Namespace) -> int:
 
         seed(store, clock.now())
     store.backup_if_due()
-    ctx = ConsoleContext(store, loaded.settings, catalogue, clock, args.demo, banners)
+    directory, problem = people_directory(loaded.settings, demo=args.demo)
+    if problem:
+        banners.append(("warning", problem))
+    ctx = ConsoleContext(
+        store, loaded.settings, catalogue, clock, args.demo, banners, directory
+    )
     window = ConsoleWindow(ctx)
     if args.screenshot:
         _screenshot_after_first_paint(window, Path(args.screenshot))

@@ -18,17 +18,16 @@ from mimdesk import __version__, logs
 from mimdesk.domain import roster as roster_model
 from mimdesk.domain.directory import Directory
 from mimdesk.domain.errors import DomainError
-from mimdesk.domain.events import NewEvent
 from mimdesk.domain.lifecycle import ORDER, parse_status
-from mimdesk.domain.roster import RolePolicy, Roster
+from mimdesk.domain.roster import RolePolicy
 from mimdesk.domain.times import TypedInstant, parse_instant
 from mimdesk.paths import resolve
 from mimdesk.resources import resource
 from mimdesk.settings import (
     Settings,
     load_catalogue,
-    load_directory,
     load_settings,
+    people_directory,
     resolve_zone,
 )
 from mimdesk.store import backup, journal
@@ -112,16 +111,11 @@ class Context:
             return self._store
 
     def directory(self) -> Directory:
-        """People to mobilise: the settings' file, else the DEMO people in --demo."""
+        """People to mobilise (loaded once; a broken file is a warning)."""
         if self._directory is None:
-            path = self.settings.directory
-            if path is None and self.demo:
-                path = resource("directory", "sample.toml")
-            self._directory = Directory()
-            if path is not None:
-                self._directory, problem = load_directory(path)
-                if problem:
-                    print(f"warning: {problem}", file=sys.stderr)
+            self._directory, problem = people_directory(self.settings, demo=self.demo)
+            if problem:
+                print(f"warning: {problem}", file=sys.stderr)
         return self._directory
 
     def time(self, text: str | None) -> TypedInstant | None:
@@ -302,7 +296,10 @@ def _roster_change(
     at = ctx.time(args.at)
     directory, failures = ctx.directory(), 0
     for person in people:
-        decide = _roster_decision(args.action, person, role, at, ctx.settings.operator)
+        when = at.utc if at else None
+        decide = roster_model.decision(
+            args.action, person, role, at=when, actor=ctx.settings.operator
+        )
         try:
             events = ctx.store().roster_command(args.id, decide).result()
         except DomainError as exc:
@@ -314,26 +311,6 @@ def _roster_change(
         unknown = "" if directory.get(person) else " (not in the directory)"
         print(f"{events[0].incident_id}: {describe(events[0])}{unknown}")
     return EXIT_USAGE if failures else EXIT_OK
-
-
-def _roster_decision(
-    action: str, person: str, role: str | None, at: TypedInstant | None, actor: str
-) -> Callable[[Roster, datetime], NewEvent]:
-    def decide(roster: Roster, now: datetime) -> NewEvent:
-        when = at.utc if at else now
-        common: dict[str, Any] = {"at": when, "now": now, "actor": actor}
-        if action == "request":
-            return roster_model.request(roster, person, role=role, **common)
-        if action == "ack":
-            return roster_model.acknowledge(roster, person, **common)
-        if action == "join":
-            return roster_model.join(roster, person, role=role, **common)
-        if action == "leave":
-            return roster_model.leave(roster, person, **common)
-        assert role is not None
-        return roster_model.assign(roster, role, person, **common)
-
-    return decide
 
 
 # --- journal and store ----------------------------------------------------------

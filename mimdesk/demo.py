@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from mimdesk.domain import roster
 from mimdesk.domain.lifecycle import Status
 from mimdesk.store.store import Store
 
@@ -15,7 +16,9 @@ class _Story:
     severity: int
     services: tuple[str, ...]
     minutes_ago: int
-    steps: tuple[tuple[int, Status | str], ...]  # (minutes after detection, what)
+    # (minutes after detection, a status, a note, or a roster move
+    # (action, person, role))
+    steps: tuple[tuple[int, Status | str | tuple[str, str, str]], ...]
 
 
 _STORIES = (
@@ -26,8 +29,15 @@ _STORIES = (
         47,
         (
             (5, Status.DECLARED),
+            (6, ("request", "alice", "commander")),
+            (6, ("request", "bob", "tech-lead")),
+            (6, ("request", "chen", "comms")),
+            (7, ("request", "erin", "business")),
+            (8, ("join", "alice", "commander")),
             (9, "Card authorisation errors at 38% since detection; acquirer timeouts"),
+            (11, ("join", "bob", "tech-lead")),
             (12, Status.MOBILISED),
+            (14, ("join", "chen", "comms")),
             (25, "Failover to the secondary acquirer started by Payments Platform"),
         ),
     ),
@@ -91,9 +101,17 @@ def seed(store: Store, now: datetime, actor: str = "demo") -> list[str]:
 
 
 def _record(
-    store: Store, incident_id: str, at: datetime, what: Status | str, actor: str
+    store: Store,
+    incident_id: str,
+    at: datetime,
+    what: Status | str | tuple[str, str, str],
+    actor: str,
 ) -> None:
-    if isinstance(what, Status):
+    if isinstance(what, tuple):
+        action, person, role = what
+        decide = roster.decision(action, person, role, at=at, actor=actor)
+        store.roster_command(incident_id, decide).result()
+    elif isinstance(what, Status):
         store.change_status(incident_id, what, at=at, actor=actor).result()
     else:
         store.add_note(incident_id, what, actor=actor, at=at).result()

@@ -22,6 +22,7 @@ from mimdesk.domain.directory import Directory, directory_from_entries
 from mimdesk.domain.errors import DomainError
 from mimdesk.domain.severity import DEFAULT_NAMES, LEVELS, SeverityScale
 from mimdesk.domain.times import load_zone
+from mimdesk.resources import resource
 
 log = logging.getLogger(__name__)
 
@@ -186,3 +187,11 @@ def load_directory(path: Path) -> tuple[Directory, str]:
         problem = f"{path}: {exc}"
     log.warning("%s; the directory is empty", problem)
     return Directory(), problem
+
+
+def people_directory(settings: Settings, *, demo: bool) -> tuple[Directory, str]:
+    """People to mobilise: the settings' file, else the DEMO people in --demo."""
+    path = settings.directory
+    if path is None and demo:
+        path = resource("directory", "sample.toml")
+    return load_directory(path) if path is not None else (Directory(), "")

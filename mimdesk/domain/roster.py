@@ -7,7 +7,7 @@ bridge and every role held is kept. The roster is a fold of the incident's
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -249,6 +249,33 @@ def _check_after(current: Participant | None, at: datetime, who: str) -> None:
         latest = last[1] or last[0]
         if at < latest:
             raise DomainError(f"{who}'s last move on the bridge was later than that")
+
+
+Decision = Callable[[Roster, datetime], ev.NewEvent]
+
+
+def decision(
+    action: str, person: str, role: str | None, *, at: datetime | None, actor: str
+) -> Decision:
+    """The command for `action` ('request', 'ack', 'join', 'leave', 'assign'),
+    to run against the roster as it stands when it is recorded."""
+    chosen = None if role == PARTICIPANT else role
+
+    def decide(roster: Roster, now: datetime) -> ev.NewEvent:
+        common: dict[str, Any] = {"at": at or now, "now": now, "actor": actor}
+        if action == "request":
+            return request(roster, person, role=chosen, **common)
+        if action == "ack":
+            return acknowledge(roster, person, **common)
+        if action == "join":
+            return join(roster, person, role=chosen, **common)
+        if action == "leave":
+            return leave(roster, person, **common)
+        if action == "assign" and chosen:
+            return assign(roster, chosen, person, **common)
+        raise DomainError(f"cannot {action} {person} (role {role!r})")
+
+    return decide
 
 
 def may_auto_add(incident: Incident) -> bool:

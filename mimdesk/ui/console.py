@@ -24,9 +24,12 @@ from PySide6.QtWidgets import (
 )
 
 from mimdesk.clock import MonotonicClock
+from mimdesk.domain import roster as roster_model
 from mimdesk.domain.catalogue import Catalogue
+from mimdesk.domain.directory import Directory
 from mimdesk.domain.incident import Incident
 from mimdesk.domain.lifecycle import ORDER, Status
+from mimdesk.domain.roster import RolePolicy, Roster
 from mimdesk.domain.severity import LEVELS
 from mimdesk.domain.times import format_clock
 from mimdesk.settings import Settings, resolve_zone
@@ -39,6 +42,7 @@ from mimdesk.ui.compose import ComposeBar
 from mimdesk.ui.declare_dialog import DeclareDialog
 from mimdesk.ui.header import IncidentHeader
 from mimdesk.ui.incident_list import IncidentList, IncidentListModel
+from mimdesk.ui.roster_panel import RosterPanel
 from mimdesk.ui.theme import THEMES, Theme, apply_theme
 from mimdesk.ui.timeline import Timeline
 
@@ -49,6 +53,7 @@ TICK_MS = 1000
 REFERENCE_WIDTH = 1920
 ZOOM_STEPS = (0.8, 0.9, 1.0, 1.15, 1.3, 1.5, 1.75, 2.0)
 BACKUP_CHECK_TICKS = 300
+ROSTER_REFRESH_TICKS = 15
 REPLACED = (
     "The store file was replaced or removed while MIMDesk was running (e.g. by "
     "`mimdesk store restore`). Restart MIMDesk to see the current store; changes "
@@ -66,6 +71,8 @@ class ConsoleContext:
     clock: MonotonicClock
     demo: bool = False
     banners: list[tuple[str, str]] = field(default_factory=list)  # (kind, text)
+    directory: Directory = field(default_factory=Directory)
+    roles: RolePolicy = field(default_factory=RolePolicy)
 
 
 class ConsoleWindow(QMainWindow):
@@ -80,6 +87,7 @@ class ConsoleWindow(QMainWindow):
         self.bridge = StoreBridge(ctx.store, self)
         self.selected: str | None = None
         self.undo_stack: list[tuple[str, Status, Status]] = []
+        self._roster: tuple[Incident | None, Roster] = (None, Roster())
         self.confirm: Callable[[str, str], bool] = self._ask
         self.zoom = 1.0
         self.text_scale = 1.0
@@ -118,12 +126,13 @@ class ConsoleWindow(QMainWindow):
         self.error.setObjectName("CommandError")
         self.error.setWordWrap(True)
         self.error.hide()
+        self.roster_panel = RosterPanel(self.theme, self.ctx.directory, self.ctx.roles)
+        self.roster_panel.roster_action.connect(self._on_roster_panel_roster_action)
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addWidget(self.header)
-        right_layout.addWidget(self._section("TIMELINE"))
-        right_layout.addWidget(self.timeline, 1)
+        right_layout.addWidget(self._middle(), 1)
         right_layout.addWidget(self.error)
         right_layout.addWidget(self.compose)
         left = QWidget()
@@ -144,6 +153,23 @@ class ConsoleWindow(QMainWindow):
         layout.addWidget(self.banners)
         layout.addWidget(splitter, 1)
         self.setCentralWidget(central)
+
+    def _middle(self) -> QSplitter:
+        """Timeline and bridge roster side by side."""
+        middle = QSplitter(Qt.Orientation.Horizontal)
+        for title, widget in (
+            ("TIMELINE", self.timeline),
+            ("BRIDGE", self.roster_panel),
+        ):
+            column = QWidget()
+            layout = QVBoxLayout(column)
+            layout.setContentsMargins(0, 0, 0, 0)
+            layout.addWidget(self._section(title))
+            layout.addWidget(widget, 1)
+            middle.addWidget(column)
+        middle.setStretchFactor(0, 3)
+        middle.setStretchFactor(1, 2)
+        return middle
 
     @staticmethod
     def _section(text: str) -> QLabel:
@@ -181,6 +207,7 @@ class ConsoleWindow(QMainWindow):
             incident, "&Declare incident\u2026", "Ctrl+N", self.declare
         )
         self._action(incident, "Add &note", "Ctrl+L", self._focus_note)
+        self._action(incident, "&Bridge roster: person", "Ctrl+J", self._focus_roster)
         self.undo_action = self._action(
             incident, "&Undo last status change", "Ctrl+Z", self.undo
         )
@@ -266,6 +293,7 @@ class ConsoleWindow(QMainWindow):
         self.header.show_incident(incident)
         self.header.set_now(self.ctx.clock.now())
         self._show_timeline(incident)
+        self._show_roster(incident)
         self._enable_writing()
 
     def _read_selected(self) -> Incident | None:
@@ -293,6 +321,26 @@ class ConsoleWindow(QMainWindow):
         elif self.timeline.incident_id != incident.id:
             self.timeline.show_unreadable()
 
+    def _show_roster(self, incident: Incident | None) -> None:
+        roster = Roster()
+        if incident is not None:
+            roster = (
+                self.bridge.read(partial(self.ctx.store.roster, incident.id)) or roster
+            )
+        self._roster = (incident, roster)
+        self.roster_panel.show_roster(incident, roster, self.ctx.clock.now())
+
+    def _on_roster_panel_roster_action(
+        self, action: str, person: str, role: str
+    ) -> None:
+        if self.selected is None:
+            return
+        decide = roster_model.decision(
+            action, person, role, at=None, actor=self.ctx.settings.operator
+        )
+        submit = partial(self.ctx.store.roster_command, self.selected, decide)
+        self._command(submit, lambda _events: self.roster_panel.action_done())
+
     @property
     def writable(self) -> bool:
         """False for a read-only store and once the file was swapped underneath."""
@@ -304,6 +352,7 @@ class ConsoleWindow(QMainWindow):
         actions = [self.declare_action, self.undo_action, *self.severity_actions]
         for action in [*actions, *self.status_actions.values()]:
             action.setEnabled(writable)
+        self.roster_panel.set_writable(writable and incident is not None)
 
     def _on_bridge_read_failed(self, reason: str) -> None:
         self._read_failed = True
@@ -349,6 +398,8 @@ class ConsoleWindow(QMainWindow):
         self.zone_label.setText(f"Zone: {getattr(self.zone, 'key', None) or self.zone}")
         self.bridge.poll()
         self._ticks += 1
+        if self._ticks % ROSTER_REFRESH_TICKS == 0:
+            self.roster_panel.show_roster(*self._roster, now)  # waiting times move
         if self._ticks % BACKUP_CHECK_TICKS == 0:
             self._backup_if_due()
 
@@ -505,7 +556,7 @@ class ConsoleWindow(QMainWindow):
     def toggle_theme(self) -> None:
         self.theme = THEMES["light" if self.theme.name == "dark" else "dark"]
         self._apply_theme()
-        for widget in (self.list_model, self.header, self.timeline):
+        for widget in (self.list_model, self.header, self.timeline, self.roster_panel):
             widget.theme = self.theme
         self.banners.set_theme(self.theme)
         self._style_error()
@@ -546,6 +597,9 @@ class ConsoleWindow(QMainWindow):
 
     def toggle_full_screen(self) -> None:
         self.showNormal() if self.isFullScreen() else self.showFullScreen()
+
+    def _focus_roster(self) -> None:
+        self.roster_panel.person.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def _focus_note(self) -> None:
         self.compose.note.setFocus(Qt.FocusReason.ShortcutFocusReason)

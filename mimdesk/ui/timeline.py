@@ -40,7 +40,13 @@ class Timeline(QTreeWidget):
     ) -> None:
         self.clear()
         self.incident_id = incident_id
-        items = [self._item(event) for event in in_time_order(events)]
+        items, day = [], None
+        for event in in_time_order(events):
+            when = format_instant(event.occurred_at, self.zone)
+            # The date only where the day changes: the rest is time of day.
+            shown = when if when[:10] != day else when[11:]
+            day = when[:10]
+            items.append(self._item(event, shown))
         self.addTopLevelItems(items)
         for column in (0, 1):
             self.resizeColumnToContents(column)
@@ -55,12 +61,11 @@ class Timeline(QTreeWidget):
         item.setForeground(2, QColor(self.theme.danger))
         self.addTopLevelItem(item)
 
-    def _item(self, event: ev.JournalEvent) -> QTreeWidgetItem:
-        item = QTreeWidgetItem(
-            [format_instant(event.occurred_at, self.zone), event.actor, describe(event)]
-        )
+    def _item(self, event: ev.JournalEvent, when: str) -> QTreeWidgetItem:
+        item = QTreeWidgetItem([when, event.actor, describe(event)])
+        happened = format_instant(event.occurred_at, self.zone)
         recorded = format_instant(event.recorded_at, self.zone)
-        tip = f"recorded {recorded} by seat {event.seat}"
+        tip = f"{happened}; recorded {recorded} by seat {event.seat}"
         if event.typed_offset:
             tip += f"; typed with offset {event.typed_offset}"
         for column in range(3):
