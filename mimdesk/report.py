@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mimdesk.domain.directory import Directory, Person
+from mimdesk.domain.durations import durations
 from mimdesk.domain.events import JournalEvent
 from mimdesk.domain.incident import Incident, describe, in_time_order
 from mimdesk.domain.lifecycle import ORDER
@@ -52,8 +53,20 @@ def incident_json(
         "elapsed_seconds": int(incident.elapsed(now).total_seconds()),
         "milestones": milestones,
         "reopen_count": incident.reopen_count,
+        "durations": _durations_json(incident, now),
         "created_at": utc_iso(incident.created_at),
         "updated_at": utc_iso(incident.updated_at),
+    }
+
+
+def _durations_json(incident: Incident, now: datetime) -> dict[str, Any]:
+    """Each duration in seconds, and whether it is still running; null if none."""
+    found = durations(incident, now)
+    return {
+        name: None
+        if value is None
+        else {"seconds": int(value.value.total_seconds()), "running": value.running}
+        for name, value in vars(found).items()
     }
 
 

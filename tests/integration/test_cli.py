@@ -20,8 +20,8 @@ UTC_TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"
 STATUSES = ["detected", "declared", "mobilised", "mitigated", "resolved", "closed"]
 INCIDENT_KEYS = {
     "id", "title", "severity", "severity_name", "status", "open", "demo", "services",
-    "detected_at", "elapsed_seconds", "milestones", "reopen_count", "created_at",
-    "updated_at",
+    "detected_at", "elapsed_seconds", "milestones", "reopen_count", "durations",
+    "created_at", "updated_at",
 }  # fmt: skip
 # Formats only ever gain fields within a version (README, "JSON output").
 EVENT_KEYS = {
@@ -394,3 +394,17 @@ def test_roster_refuses_an_unknown_role(mimdesk: Run, incident_id: str) -> None:
 
     assert result.returncode == 2
     assert "unknown role 'pilot'" in result.stderr
+
+
+def test_show_json_gives_durations_never_invented(
+    mimdesk: Run, incident_id: str
+) -> None:
+    ok(mimdesk("incident", "status", incident_id, "resolved"))
+
+    found = as_json(mimdesk("incident", "show", incident_id, "--json"))["incident"]
+
+    spans = found["durations"]
+    assert spans["time_to_mobilise"] is None  # mobilised was skipped
+    assert spans["time_to_mitigate"] is None
+    assert spans["time_to_resolve"]["running"] is False
+    assert 10 * 60 <= spans["time_to_resolve"]["seconds"] <= 11 * 60  # detected 10m ago
