@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mimdesk import __version__, logs
+from mimdesk.domain import incident as model
 from mimdesk.domain import roster as roster_model
 from mimdesk.domain.directory import Directory
 from mimdesk.domain.errors import DomainError
@@ -251,6 +252,99 @@ def cmd_severity(ctx: Context, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _record(ctx: Context, incident_id: str, decide: Any) -> int:
+    """Run a domain command on the incident and print what was recorded."""
+    from mimdesk.domain.incident import describe
+
+    events = ctx.store().command(incident_id, decide).result()
+    print(f"{events[0].incident_id}: {describe(events[0])}")
+    return EXIT_OK
+
+
+def cmd_update(ctx: Context, args: argparse.Namespace) -> int:
+    at, actor = ctx.time(args.at), ctx.settings.operator
+    return _record(
+        ctx,
+        args.id,
+        lambda state, now: model.record_update_sent(
+            state, " ".join(args.summary), now=now, actor=actor,
+            at=at.utc if at else None, audience=args.audience,
+        ),
+    )  # fmt: skip
+
+
+def cmd_report(ctx: Context, args: argparse.Namespace) -> int:
+    at, actor = ctx.time(args.at), ctx.settings.operator
+    return _record(
+        ctx,
+        args.id,
+        lambda state, now: model.record_report_sent(
+            state, args.report, now=now, actor=actor, at=at.utc if at else None
+        ),
+    )
+
+
+def cmd_bridge(ctx: Context, args: argparse.Namespace) -> int:
+    actor = ctx.settings.operator
+    return _record(
+        ctx,
+        args.id,
+        lambda state, now: model.set_bridge(
+            state, args.url, dial_in=args.dial_in, now=now, actor=actor
+        ),
+    )
+
+
+def cmd_impact(ctx: Context, args: argparse.Namespace) -> int:
+    at, actor = ctx.time(args.time), ctx.settings.operator
+    assert at is not None
+    return _record(
+        ctx,
+        args.id,
+        lambda state, now: model.set_impact_started(
+            state, at.utc, now=now, actor=actor, typed_offset=at.typed_offset
+        ),
+    )
+
+
+def cmd_correct(ctx: Context, args: argparse.Namespace) -> int:
+    at, actor, status = (
+        ctx.time(args.time),
+        ctx.settings.operator,
+        parse_status(args.status),
+    )
+    assert at is not None
+    return _record(
+        ctx,
+        args.id,
+        lambda state, now: model.correct_milestone(
+            state, status, at.utc, reason=args.reason, now=now, actor=actor,
+            typed_offset=at.typed_offset,
+        ),
+    )  # fmt: skip
+
+
+def cmd_clock(ctx: Context, args: argparse.Namespace) -> int:
+    from mimdesk import report
+    from mimdesk.policy import load_regulatory, load_targets
+
+    store = ctx.read_store()
+    incident = store.incident(args.id)
+    targets, regulatory = load_targets(), load_regulatory()
+    for problem in (*targets.problems, *regulatory.problems):
+        print(f"warning: {problem}", file=sys.stderr)
+    chosen = ctx.settings.regulations or (("dora",) if ctx.demo else ())
+    regimes = [regulatory.value[r] for r in chosen if r in regulatory.value]
+    data = report.clock_json(
+        incident, store.timeline(incident.id), targets.value, regimes, ctx.now()
+    )
+    if args.json:
+        _emit_json(data)
+    else:
+        print("\n".join(report.clock_lines(data, ctx.zone, ctx.now())))
+    return EXIT_OK
+
+
 # --- roster ---------------------------------------------------------------------
 
 ROSTER_ACTIONS = ("show", "request", "ack", "join", "leave", "assign")
@@ -452,6 +546,45 @@ def build_parser() -> argparse.ArgumentParser:
     ros.add_argument("--at", metavar="TIME", help="when it happened (default: now)")
     ros.add_argument("--json", action="store_true")
     ros.set_defaults(func=cmd_roster)
+
+    p = isub.add_parser(
+        "update", parents=[common], help="record a stakeholder update as sent"
+    )
+    p.add_argument("id")
+    p.add_argument("summary", nargs="*", help="what it said, in a line")
+    p.add_argument("--audience", help="who it went to (executives, customers...)")
+    p.add_argument("--at", metavar="TIME", help="when it went out (default: now)")
+    p.set_defaults(func=cmd_update)
+    p = isub.add_parser(
+        "report", parents=[common], help="record a regulatory report as sent"
+    )
+    p.add_argument("id")
+    p.add_argument("report", help="e.g. initial, intermediate, final (see `clock`)")
+    p.add_argument("--at", metavar="TIME", help="when it was sent (default: now)")
+    p.set_defaults(func=cmd_report)
+    p = isub.add_parser(
+        "bridge", parents=[common], help="set the conference link / dial-in"
+    )
+    p.add_argument("id")
+    p.add_argument("url", nargs="?", help="any link: Teams, Zoom, Meet, Jitsi, tel:")
+    p.add_argument("--dial-in", help="a dial-in number and code, as text")
+    p.set_defaults(func=cmd_bridge)
+    p = isub.add_parser("impact", parents=[common], help="set when impact started")
+    p.add_argument("id")
+    p.add_argument("time", metavar="TIME")
+    p.set_defaults(func=cmd_impact)
+    p = isub.add_parser("correct", parents=[common], help="correct a milestone's time")
+    p.add_argument("id")
+    p.add_argument("status")
+    p.add_argument("time", metavar="TIME")
+    p.add_argument("--reason", required=True, help="why (kept in the journal)")
+    p.set_defaults(func=cmd_correct)
+    p = isub.add_parser(
+        "clock", parents=[common], help="targets, next update, report clocks"
+    )
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_clock)
 
     jour = sub.add_parser("journal", help="check or rebuild from the journal")
     jsub = jour.add_subparsers(dest="action", metavar="ACTION", required=True)

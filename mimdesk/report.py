@@ -9,13 +9,16 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mimdesk.domain.cadence import journal_cadence
 from mimdesk.domain.directory import Directory, Person
 from mimdesk.domain.durations import durations
 from mimdesk.domain.events import JournalEvent
 from mimdesk.domain.incident import Incident, describe, in_time_order
 from mimdesk.domain.lifecycle import ORDER
+from mimdesk.domain.regulatory import Regime, report_clocks
 from mimdesk.domain.roster import RolePolicy, Roster, mobilisation_time
 from mimdesk.domain.severity import SeverityScale
+from mimdesk.domain.targets import TargetPolicy, target_states
 from mimdesk.domain.times import (
     format_ago,
     format_clock,
@@ -206,4 +209,93 @@ def roster_lines(data: dict[str, Any], zone: tzinfo, now: datetime) -> list[str]
     if data["mobilisation_seconds"] is not None:
         took = timedelta(seconds=data["mobilisation_seconds"])
         lines.append(f"Mobilised in {format_ago(took)} (first request to roles filled)")
+    return lines
+
+
+CLOCK_FORMAT = "mimdesk.clock/1"
+
+
+def _span(delta: timedelta | None) -> int | None:
+    return None if delta is None else int(delta.total_seconds())
+
+
+def clock_json(
+    incident: Incident,
+    events: list[JournalEvent],
+    targets: TargetPolicy,
+    regimes: list[Regime],
+    now: datetime,
+) -> dict[str, Any]:
+    """Targets, update cadence, regulatory report clocks and durations, at `now`."""
+    judged = target_states(
+        incident, targets, now, first_update_at=incident.first_update_at
+    )
+    cadence = journal_cadence(events, updates_sent=(), cadence=targets.cadence, now=now)
+    return {
+        "format": CLOCK_FORMAT,
+        "incident": incident.id,
+        "impact_started_at": _iso_or_none(incident.impact_started_at),
+        "first_update_at": _iso_or_none(incident.first_update_at),
+        "targets": [
+            {
+                "target": t.target.label,
+                "level": t.level.value,
+                "due": _iso_or_none(t.due),
+                "reached_at": _iso_or_none(t.reached_at),
+                "slack_seconds": _span(t.slack),
+            }
+            for t in judged
+        ],
+        "next_update": {
+            "due": _iso_or_none(cadence.next_due),
+            "overdue_seconds": _span(cadence.overdue_by),
+            "last_update": _iso_or_none(cadence.last_update),
+            "reminders": [utc_iso(r) for r in cadence.reminders],
+        },
+        "reports": [
+            {
+                "regime": regime.id,
+                "report": c.rule.id,
+                "title": c.rule.title,
+                "state": c.state.value,
+                "due": _iso_or_none(c.due),
+                "sent_at": _iso_or_none(c.sent_at),
+                "slack_seconds": _span(c.slack),
+                "by_backstop": c.by_backstop,
+            }
+            for regime in regimes
+            for c in report_clocks(
+                incident, regime, sent=incident.reports_sent, now=now
+            )
+        ],
+        "durations": _durations_json(incident, now),
+    }
+
+
+def _iso_or_none(instant: datetime | None) -> str | None:
+    return utc_iso(instant) if instant else None
+
+
+def clock_lines(data: dict[str, Any], zone: tzinfo, now: datetime) -> list[str]:
+    """The clock as text, from its JSON form."""
+
+    today = format_instant(now, zone)[:10]
+
+    def when(text: str | None) -> str:
+        if not text:
+            return "-"
+        shown = format_instant(parse_utc(text), zone, seconds=False)
+        return shown[11:] if shown.startswith(today) else shown
+
+    lines = [f"{data['incident']} milestone clock"]
+    for t in data["targets"]:
+        lines.append(f"  [{t['level']:>14}] {t['target']} (due {when(t['due'])})")
+    nxt = data["next_update"]
+    overdue = nxt["overdue_seconds"]
+    late = f", OVERDUE by {overdue // 60} min" if overdue else ""
+    lines.append(f"  next stakeholder update due {when(nxt['due'])}{late}")
+    for r in data["reports"]:
+        lines.append(
+            f"  {r['regime']}/{r['report']}: {r['state']}, due {when(r['due'])}"
+        )
     return lines

@@ -46,6 +46,8 @@ class Settings:
     severity: SeverityScale = field(default_factory=SeverityScale)
     catalogue: Path | None = None
     directory: Path | None = None
+    # Regulations whose report clocks run for major incidents ("dora", "nis2"...).
+    regulations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,14 @@ def _settings_from(data: dict[str, Any], path: Path) -> Loaded:
             values["directory"] = (path.parent / Path(directory).expanduser()).resolve()
         else:
             problem("directory", f"must be a file path, not {directory!r}")
+    regulations = data.pop("regulations", None)
+    if regulations is not None:
+        if isinstance(regulations, list) and all(
+            isinstance(r, str) for r in regulations
+        ):
+            values["regulations"] = tuple(r.strip().lower() for r in regulations)
+        else:
+            problem("regulations", f'must be a list like ["dora"], not {regulations!r}')
     names = data.pop("severity_names", None)
     if names is not None:
         values["severity"] = _severity_names(names, path, problems)

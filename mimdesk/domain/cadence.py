@@ -154,13 +154,13 @@ def _status_input(event: ev.JournalEvent) -> CadenceInput | None:
 def cadence_inputs(
     events: Iterable[ev.JournalEvent], updates_sent: Iterable[datetime] = ()
 ) -> list[CadenceInput]:
-    """The journal events that move the clock, with the updates sent.
-
-    FIXME(cadence): stakeholder updates are not journal events yet; the caller
-    passes their sent times until the outbox records them."""
+    """The journal events that move the clock (updates sent among them), plus any
+    updates sent that the journal does not hold."""
     inputs: list[CadenceInput] = [UpdateSent(at) for at in updates_sent]
     for event in events:
-        if event.kind == ev.SEVERITY_CHANGED:
+        if event.kind == ev.UPDATE_SENT:
+            inputs.append(UpdateSent(event.occurred_at))
+        elif event.kind == ev.SEVERITY_CHANGED:
             inputs.append(SeverityChanged(event.occurred_at, event.payload["to"]))
         elif event.kind == ev.STATUS_CHANGED:
             item = _status_input(event)

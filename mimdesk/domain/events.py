@@ -23,6 +23,12 @@ NOTE_ADDED = "incident.note_added"
 SEVERITY_CHANGED = "incident.severity_changed"
 TITLE_CHANGED = "incident.title_changed"
 
+UPDATE_SENT = "incident.update_sent"
+REPORT_SENT = "incident.report_sent"
+BRIDGE_SET = "incident.bridge_set"
+IMPACT_STARTED = "incident.impact_started"
+MILESTONE_CORRECTED = "incident.milestone_corrected"
+
 ROSTER_REQUESTED = "roster.requested"
 ROSTER_ACKNOWLEDGED = "roster.acknowledged"
 ROSTER_JOINED = "roster.joined"
@@ -32,6 +38,7 @@ ROSTER_ROLE_ASSIGNED = "roster.role_assigned"
 KINDS = frozenset(
     {
         INCIDENT_CREATED, STATUS_CHANGED, NOTE_ADDED, SEVERITY_CHANGED, TITLE_CHANGED,
+        UPDATE_SENT, REPORT_SENT, BRIDGE_SET, IMPACT_STARTED, MILESTONE_CORRECTED,
         ROSTER_REQUESTED, ROSTER_ACKNOWLEDGED, ROSTER_JOINED, ROSTER_LEFT,
         ROSTER_ROLE_ASSIGNED,
     }

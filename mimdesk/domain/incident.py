@@ -7,7 +7,7 @@ turns recorded events back into state, so state can always be rebuilt.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,6 +51,12 @@ class Incident:
     # When the current status was entered (a reopening is not a milestone).
     status_since: datetime | None = None
     note_count: int = 0
+    impact_started_at: datetime | None = None
+    first_update_at: datetime | None = None
+    update_count: int = 0
+    reports_sent: Mapping[str, datetime] = field(default_factory=dict)
+    bridge_url: str | None = None
+    dial_in: str | None = None
     last_incident_seq: int = 0
 
     @property
@@ -98,6 +104,12 @@ class Incident:
             "status_since": utc_iso(self.status_since) if self.status_since else None,
             "note_count": self.note_count,
             "last_incident_seq": self.last_incident_seq,
+            "impact_started_at": _iso(self.impact_started_at),
+            "first_update_at": _iso(self.first_update_at),
+            "update_count": self.update_count,
+            "reports_sent": {k: utc_iso(v) for k, v in self.reports_sent.items()},
+            "bridge_url": self.bridge_url,
+            "dial_in": self.dial_in,
         }
 
     @classmethod
@@ -124,7 +136,23 @@ class Incident:
             else None,
             note_count=data["note_count"],
             last_incident_seq=data["last_incident_seq"],
+            impact_started_at=_instant(data.get("impact_started_at")),
+            first_update_at=_instant(data.get("first_update_at")),
+            update_count=data.get("update_count", 0),
+            reports_sent={
+                k: parse_utc(v) for k, v in data.get("reports_sent", {}).items()
+            },
+            bridge_url=data.get("bridge_url"),
+            dial_in=data.get("dial_in"),
         )
+
+
+def _iso(instant: datetime | None) -> str | None:
+    return utc_iso(instant) if instant else None
+
+
+def _instant(text: str | None) -> datetime | None:
+    return parse_utc(text) if text else None
 
 
 # --- commands -------------------------------------------------------------------
@@ -293,6 +321,105 @@ def change_title(
     return [ev.NewEvent(ev.TITLE_CHANGED, payload, now, actor)]
 
 
+def record_update_sent(
+    incident: Incident,
+    summary: str,
+    *,
+    now: datetime,
+    actor: str,
+    at: datetime | None = None,
+    audience: str | None = None,
+) -> list[ev.NewEvent]:
+    """A stakeholder update went out: the first is a milestone, each resets cadence."""
+    when = now if at is None else at
+    check_plausible(when, now, "update time")
+    if when < incident.detected_at:
+        raise DomainError("an update cannot go out before the incident was detected")
+    payload = {"summary": clean_text(summary).strip(), "audience": audience}
+    return [ev.NewEvent(ev.UPDATE_SENT, payload, when, actor)]
+
+
+def record_report_sent(
+    incident: Incident,
+    report: str,
+    *,
+    now: datetime,
+    actor: str,
+    at: datetime | None = None,
+) -> list[ev.NewEvent]:
+    """A regulatory report was filed; its clock stops."""
+    key = "".join(report.split()).lower()
+    if not key:
+        raise DomainError("name the report (e.g. dora.initial)")
+    if key in incident.reports_sent:
+        raise DomainError(f"{key} was already recorded as sent")
+    when = now if at is None else at
+    check_plausible(when, now, "report time")
+    return [ev.NewEvent(ev.REPORT_SENT, {"report": key}, when, actor)]
+
+
+def set_bridge(
+    incident: Incident,
+    url: str | None,
+    *,
+    dial_in: str | None,
+    now: datetime,
+    actor: str,
+) -> list[ev.NewEvent]:
+    """Where the bridge is: any link (Teams, Zoom, Meet, Jitsi, tel:) and a dial-in."""
+    link = " ".join(clean_text(url or "").split()) or None
+    dial = " ".join(clean_text(dial_in or "").split()) or None
+    if link is None and dial is None:
+        raise DomainError("give a conference link, a dial-in, or both")
+    if (link, dial) == (incident.bridge_url, incident.dial_in):
+        raise DomainError("the bridge is already set to that")
+    return [ev.NewEvent(ev.BRIDGE_SET, {"url": link, "dial_in": dial}, now, actor)]
+
+
+def set_impact_started(
+    incident: Incident, at: datetime, *, now: datetime, actor: str,
+    typed_offset: str | None = None,
+) -> list[ev.NewEvent]:  # fmt: skip
+    """When customers were first hurt; often before anyone detected it."""
+    check_plausible(at, now, "impact start")
+    return [ev.NewEvent(ev.IMPACT_STARTED, {}, at, actor, typed_offset)]
+
+
+def correct_milestone(
+    incident: Incident, status: Status, at: datetime, *, reason: str, now: datetime,
+    actor: str, typed_offset: str | None = None,
+) -> list[ev.NewEvent]:  # fmt: skip
+    """Fix a milestone's time; the old time, the author and the reason are kept."""
+    current = incident.reached(status)
+    if current is None:
+        raise DomainError(
+            f"{status.value} was not reached, so there is nothing to correct"
+        )
+    if not reason.strip():
+        raise DomainError("say why the time is corrected (it goes in the journal)")
+    check_plausible(at, now, f"{status.value} time")
+    before = [
+        m.at for s, m in incident.milestones.items() if s.rank < status.rank and m.at
+    ]
+    after = [
+        m.at for s, m in incident.milestones.items() if s.rank > status.rank and m.at
+    ]
+    if before and at < max(before):
+        raise DomainError(
+            f"{status.value} cannot be earlier than the milestones before it"
+        )
+    if after and at > min(after):
+        raise DomainError(
+            f"{status.value} cannot be later than the milestones after it"
+        )
+    payload = {
+        "status": status.value,
+        "from": utc_iso(current),
+        "reason": reason.strip(),
+    }
+    return [ev.NewEvent(ev.MILESTONE_CORRECTED, payload, at, actor, typed_offset)]
+
+
 # --- fold -----------------------------------------------------------------------
 
 
@@ -351,6 +478,7 @@ def apply(state: Incident | None, event: ev.JournalEvent) -> Incident:
         "updated_at": event.recorded_at,
         "last_incident_seq": event.incident_seq,
     }
+    changes.update(_other_changes(state, event))
     if event.kind == ev.NOTE_ADDED:
         changes["note_count"] = state.note_count + 1
     elif event.kind == ev.SEVERITY_CHANGED:
@@ -359,6 +487,24 @@ def apply(state: Incident | None, event: ev.JournalEvent) -> Incident:
         changes["title"] = event.payload["to"]
     # Unknown kinds (from a newer version) change nothing but the stamps.
     return replace(state, **changes)
+
+
+def _other_changes(state: Incident, event: ev.JournalEvent) -> dict[str, Any]:
+    """What the clock-related events change."""
+    p, at = event.payload, event.occurred_at
+    if event.kind == ev.UPDATE_SENT:
+        first = min(state.first_update_at, at) if state.first_update_at else at
+        return {"first_update_at": first, "update_count": state.update_count + 1}
+    if event.kind == ev.REPORT_SENT:
+        return {"reports_sent": {**state.reports_sent, str(p["report"]): at}}
+    if event.kind == ev.BRIDGE_SET:
+        return {"bridge_url": p.get("url"), "dial_in": p.get("dial_in")}
+    if event.kind == ev.IMPACT_STARTED:
+        return {"impact_started_at": at}
+    if event.kind == ev.MILESTONE_CORRECTED:
+        status = Status(p["status"])
+        return {"milestones": {**state.milestones, status: Milestone(at)}}
+    return {}
 
 
 def fold(events: Iterable[ev.JournalEvent]) -> Incident | None:
@@ -392,7 +538,25 @@ def describe(event: ev.JournalEvent) -> str:
         return f"severity SEV{p['from']} \u2192 SEV{p['to']}"
     if event.kind == ev.TITLE_CHANGED:
         return f"title changed to \u201c{p['to']}\u201d"
-    return _describe_roster(event) or event.kind
+    return _describe_roster(event) or _describe_clock(event) or event.kind
+
+
+def _describe_clock(event: ev.JournalEvent) -> str | None:
+    p = event.payload
+    if event.kind == ev.UPDATE_SENT:
+        to = f" to {p['audience']}" if p.get("audience") else ""
+        summary = f": {p['summary']}" if p.get("summary") else ""
+        return f"stakeholder update sent{to}{summary}"
+    if event.kind == ev.REPORT_SENT:
+        return f"report {p['report']} sent"
+    if event.kind == ev.BRIDGE_SET:
+        parts = [x for x in (p.get("url"), p.get("dial_in")) if x]
+        return f"bridge: {' / '.join(parts)}"
+    if event.kind == ev.IMPACT_STARTED:
+        return "impact started (set)"
+    if event.kind == ev.MILESTONE_CORRECTED:
+        return f"{p['status']} time corrected (was {p['from']}): {p['reason']}"
+    return None
 
 
 def _describe_roster(event: ev.JournalEvent) -> str | None:

@@ -408,3 +408,37 @@ def test_show_json_gives_durations_never_invented(
     assert spans["time_to_mitigate"] is None
     assert spans["time_to_resolve"]["running"] is False
     assert 10 * 60 <= spans["time_to_resolve"]["seconds"] <= 11 * 60  # detected 10m ago
+
+
+def test_the_milestone_clock_moves_with_updates_and_reports(
+    mimdesk: Run, incident_id: str, config: Path
+) -> None:
+    config.write_text('regulations = ["dora"]\n', encoding="utf-8")
+    before = as_json(mimdesk("incident", "clock", incident_id, "--json"))
+
+    ok(
+        mimdesk(
+            "incident",
+            "update",
+            incident_id,
+            "Payments",
+            "failing",
+            "--audience",
+            "execs",
+        )
+    )
+    ok(mimdesk("incident", "report", incident_id, "initial"))
+    after = as_json(mimdesk("incident", "clock", incident_id, "--json"))
+
+    assert before["format"] == "mimdesk.clock/1"
+    first = {t["target"]: t for t in after["targets"]}
+    assert first["first update within 30 min of declared"]["level"] == "met"
+    reports = {r["report"]: r for r in after["reports"]}
+    assert [r["report"] for r in before["reports"]] == [
+        "initial",
+        "intermediate",
+        "final",
+    ]
+    assert reports["initial"]["state"] == "sent"
+    assert reports["intermediate"]["state"] == "running"
+    assert after["next_update"]["due"] > before["next_update"]["due"]
