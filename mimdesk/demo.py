@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from mimdesk.domain import roster
+from mimdesk.domain.incident import record_update_sent
 from mimdesk.domain.lifecycle import Status
 from mimdesk.store.store import Store
 
@@ -49,8 +50,17 @@ _STORIES = (
         (
             (10, Status.DECLARED),
             (20, Status.MOBILISED),
+            (
+                35,
+                (
+                    "update",
+                    "Mobile logins slow; cause under investigation",
+                    "all staff",
+                ),
+            ),
             (75, "Identity release 4.12 rolled back"),
             (90, Status.MITIGATED),
+            (95, ("update", "Mitigated: logins back to normal speed", "all staff")),
         ),
     ),
     _Story(
@@ -107,7 +117,15 @@ def _record(
     what: Status | str | tuple[str, str, str],
     actor: str,
 ) -> None:
-    if isinstance(what, tuple):
+    if isinstance(what, tuple) and what[0] == "update":
+        _, summary, audience = what
+        store.command(
+            incident_id,
+            lambda state, now: record_update_sent(
+                state, summary, now=now, actor=actor, at=at, audience=audience
+            ),
+        ).result()
+    elif isinstance(what, tuple):
         action, person, role = what
         decide = roster.decision(action, person, role, at=at, actor=actor)
         store.roster_command(incident_id, decide).result()
