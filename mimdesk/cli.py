@@ -111,6 +111,15 @@ class Context:
             self._store = Store(copy, read_only=True)
             return self._store
 
+    def roles(self) -> RolePolicy:
+        """The bridge roles (settings' file, else the bundled one)."""
+        from mimdesk.policy import load_roles
+
+        loaded = load_roles(self.settings.roles)
+        for problem in loaded.problems:
+            print(f"warning: {problem}", file=sys.stderr)
+        return loaded.value
+
     def directory(self) -> Directory:
         """People to mobilise (loaded once; a broken file is a warning)."""
         if self._directory is None:
@@ -356,9 +365,7 @@ def _roster_view(ctx: Context, incident_id: str) -> dict[str, Any]:
     store = ctx.read_store()
     incident = store.incident(incident_id)
     roster = store.roster(incident.id)
-    return report.roster_json(
-        incident, roster, ctx.directory(), RolePolicy(), ctx.now()
-    )
+    return report.roster_json(incident, roster, ctx.directory(), ctx.roles(), ctx.now())
 
 
 def cmd_roster(ctx: Context, args: argparse.Namespace) -> int:
@@ -388,12 +395,13 @@ def _roster_change(
 ) -> int:
     """Record each person on their own: one refusal does not stop the others."""
     at = ctx.time(args.at)
-    directory, failures = ctx.directory(), 0
+    directory, policy, failures = ctx.directory(), ctx.roles(), 0
     for person in people:
         when = at.utc if at else None
         decide = roster_model.decision(
-            args.action, person, role, at=when, actor=ctx.settings.operator
-        )
+            args.action, person, role, at=when, actor=ctx.settings.operator,
+            policy=policy,
+        )  # fmt: skip
         try:
             events = ctx.store().roster_command(args.id, decide).result()
         except DomainError as exc:

@@ -28,6 +28,7 @@ from mimdesk.domain.regulatory import (
     ReportSent,
     Start,
 )
+from mimdesk.domain.roster import DEFAULT_REQUIRED, DEFAULT_ROLES, Role, RolePolicy
 from mimdesk.domain.severity import LEVELS
 from mimdesk.domain.targets import (
     DEFAULT_POLICY,
@@ -313,3 +314,60 @@ def load_regulatory(path: Path | None = None) -> Loaded[dict[str, Regime]]:
             kept = "keeping the preset" if key in PRESETS else "regime ignored"
             problems.append(f"{path}: {key}: {exc}; {kept}")
     return _loaded(regimes, problems)
+
+
+# --- roles ------------------------------------------------------------------------
+
+
+def _role(value: object, index: int) -> Role:
+    entry = _table(value, f"role[{index}]", {"id", "label", "many"})
+    role_id = _field(entry, "id", _text)
+    if " " in role_id:
+        raise PolicyError(f"role[{index}].id {role_id!r} must be one word")
+    label = _text(entry.get("label", role_id))
+    many = entry.get("many", False)
+    if not isinstance(many, bool):
+        raise PolicyError(f"role[{index}].many must be true or false")
+    return Role(role_id, label, many)
+
+
+def _roles_from(data: dict[str, Any], path: Path, problems: list[str]) -> RolePolicy:
+    roles = DEFAULT_ROLES
+    if "role" in data:
+        try:
+            entries = data["role"]
+            if not isinstance(entries, list):
+                raise PolicyError("role must be a list of [[role]] tables")
+            roles = tuple(_role(entry, i) for i, entry in enumerate(entries, 1))
+        except PolicyError as exc:
+            problems.append(f"{path}: {exc}; using the built-in roles")
+            roles = DEFAULT_ROLES
+    known = {r.id for r in roles}
+    required = dict(DEFAULT_REQUIRED)
+    table = data.get("required", {})
+    for key, ids in table.items() if isinstance(table, dict) else ():
+        bad = not (key.isdigit() and int(key) in LEVELS) or not isinstance(ids, list)
+        unknown = [] if bad else [i for i in ids if i not in known]
+        if bad or unknown:
+            problems.append(
+                f"{path}: required.{key} ignored (use 1 to 4 and known role ids"
+                + (f"; unknown: {', '.join(map(str, unknown))})" if unknown else ")")
+            )
+            continue
+        required[int(key)] = tuple(ids)
+    problems += [
+        f"{path}: unknown key {k!r} ignored"
+        for k in data
+        if k not in ("role", "required")
+    ]
+    return RolePolicy(roles, required)
+
+
+def load_roles(path: Path | None = None) -> Loaded[RolePolicy]:
+    """Roles and required roles from `path` (default: the bundled file)."""
+    path = path or resource("policy", "roles.toml")
+    data, problem = _read(path)
+    if data is None:
+        return _loaded(RolePolicy(), [f"{problem}; using the built-in roles"])
+    problems: list[str] = []
+    return _loaded(_roles_from(data, path, problems), problems)

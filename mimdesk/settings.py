@@ -46,6 +46,7 @@ class Settings:
     severity: SeverityScale = field(default_factory=SeverityScale)
     catalogue: Path | None = None
     directory: Path | None = None
+    roles: Path | None = None
     # Regulations whose report clocks run for major incidents ("dora", "nis2"...).
     regulations: tuple[str, ...] = ()
 
@@ -118,6 +119,12 @@ def _settings_from(data: dict[str, Any], path: Path) -> Loaded:
             values["catalogue"] = (path.parent / Path(catalogue).expanduser()).resolve()
         else:
             problem("catalogue", f"must be a file path, not {catalogue!r}")
+    roles = data.pop("roles", None)
+    if roles is not None:
+        if isinstance(roles, str) and roles.strip():
+            values["roles"] = (path.parent / Path(roles).expanduser()).resolve()
+        else:
+            problem("roles", f"must be a file path, not {roles!r}")
     directory = data.pop("directory", None)
     if directory is not None:
         if isinstance(directory, str) and directory.strip():

@@ -255,7 +255,13 @@ Decision = Callable[[Roster, datetime], ev.NewEvent]
 
 
 def decision(
-    action: str, person: str, role: str | None, *, at: datetime | None, actor: str
+    action: str,
+    person: str,
+    role: str | None,
+    *,
+    at: datetime | None,
+    actor: str,
+    policy: RolePolicy = RolePolicy(),
 ) -> Decision:
     """The command for `action` ('request', 'ack', 'join', 'leave', 'assign'),
     to run against the roster as it stands when it is recorded."""
@@ -264,15 +270,15 @@ def decision(
     def decide(roster: Roster, now: datetime) -> ev.NewEvent:
         common: dict[str, Any] = {"at": at or now, "now": now, "actor": actor}
         if action == "request":
-            return request(roster, person, role=chosen, **common)
+            return request(roster, person, role=chosen, policy=policy, **common)
         if action == "ack":
             return acknowledge(roster, person, **common)
         if action == "join":
-            return join(roster, person, role=chosen, **common)
+            return join(roster, person, role=chosen, policy=policy, **common)
         if action == "leave":
             return leave(roster, person, **common)
         if action == "assign" and chosen:
-            return assign(roster, chosen, person, **common)
+            return assign(roster, chosen, person, policy=policy, **common)
         raise DomainError(f"cannot {action} {person} (role {role!r})")
 
     return decide

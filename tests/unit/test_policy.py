@@ -226,3 +226,31 @@ def test_durations_are_read_as_written(text: str, period: Period) -> None:
 def test_unreadable_durations_are_refused(text: object) -> None:
     with pytest.raises(PolicyError):
         parse_period(text)
+
+
+def test_bundled_roles_match_the_built_in_ones() -> None:
+    from mimdesk.domain.roster import RolePolicy
+    from mimdesk.policy import load_roles
+
+    loaded = load_roles()
+
+    assert loaded.problems == ()
+    assert loaded.value == RolePolicy()
+
+
+def test_roles_file_with_an_unknown_required_role_says_so(tmp_path) -> None:
+    from mimdesk.policy import load_roles
+
+    path = tmp_path / "roles.toml"
+    path.write_text(
+        '[[role]]\nid = "commander"\nlabel = "IC"\n\n'
+        '[required]\n1 = ["commander", "pilot"]\n',
+        encoding="utf-8",
+    )
+
+    loaded = load_roles(path)
+
+    assert [r.label for r in loaded.value.roles] == ["IC"]
+    assert loaded.problems == (
+        f"{path}: required.1 ignored (use 1 to 4 and known role ids; unknown: pilot)",
+    )
