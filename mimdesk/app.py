@@ -6,13 +6,19 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from mimdesk import logs
 from mimdesk.clock import MonotonicClock
+from mimdesk.domain.regulatory import Regime
+from mimdesk.domain.roster import RolePolicy
+from mimdesk.domain.targets import TargetPolicy
 from mimdesk.paths import resolve
-from mimdesk.settings import load_catalogue, load_settings, people_directory
+from mimdesk.policy import load_regulatory, load_roles, load_targets
+from mimdesk.settings import Settings, load_catalogue, load_settings, people_directory
 from mimdesk.store import backup
 from mimdesk.store.db import StoreError
 from mimdesk.store.store import Store, StoreDamaged
@@ -43,6 +49,41 @@ def _no_display() -> str | None:
     )
 
 
+def choose_regimes(
+    settings: Settings, known: Mapping[str, Regime], *, demo: bool
+) -> tuple[list[Regime], list[str]]:
+    """The regimes settings name (DORA in the demo when they name none), and a
+    problem for each name no policy file knows."""
+    chosen = settings.regulations or (("dora",) if demo else ())
+    regimes = [known[name] for name in chosen if name in known]
+    problems = [
+        f"settings: regulation {name!r} is not known, so it has no report clocks "
+        f"(known: {', '.join(sorted(known))})"
+        for name in chosen
+        if name not in known
+    ]
+    return regimes, problems
+
+
+@dataclass(frozen=True)
+class Policies:
+    """The policy files the console runs on, and what was wrong in them."""
+
+    targets: TargetPolicy
+    regimes: list[Regime]
+    roles: RolePolicy
+    problems: list[str]
+
+
+def load_policies(settings: Settings, *, demo: bool) -> Policies:
+    """Milestone targets, the chosen regimes and the bridge roles."""
+    targets, regulatory = load_targets(), load_regulatory()
+    roles = load_roles(settings.roles)
+    regimes, unknown = choose_regimes(settings, regulatory.value, demo=demo)
+    problems = [*targets.problems, *regulatory.problems, *roles.problems, *unknown]
+    return Policies(targets.value, regimes, roles.value, problems)
+
+
 def run_gui(args: argparse.Namespace) -> int:
     from mimdesk.cli import catalogue_path
 
@@ -56,9 +97,9 @@ def run_gui(args: argparse.Namespace) -> int:
     log_file = logs.configure(paths.log_dir)
     loaded = load_settings(paths.config_file)
     catalogue, catalogue_problem = load_catalogue(catalogue_path(args, loaded.settings))
-    banners = [("warning", problem) for problem in loaded.problems]
-    if catalogue_problem:
-        banners.append(("warning", catalogue_problem))
+    policies = load_policies(loaded.settings, demo=args.demo)
+    problems = [*loaded.problems, catalogue_problem, *policies.problems]
+    banners = [("warning", problem) for problem in problems if problem]
 
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -91,7 +132,16 @@ def run_gui(args: argparse.Namespace) -> int:
     if problem:
         banners.append(("warning", problem))
     ctx = ConsoleContext(
-        store, loaded.settings, catalogue, clock, args.demo, banners, directory
+        store,
+        loaded.settings,
+        catalogue,
+        clock,
+        args.demo,
+        banners,
+        directory,
+        roles=policies.roles,
+        targets=policies.targets,
+        regimes=policies.regimes,
     )
     window = ConsoleWindow(ctx)
     if args.screenshot:

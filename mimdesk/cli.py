@@ -20,6 +20,7 @@ from mimdesk.domain import roster as roster_model
 from mimdesk.domain.directory import Directory
 from mimdesk.domain.errors import DomainError
 from mimdesk.domain.lifecycle import ORDER, parse_status
+from mimdesk.domain.regulatory import Regime
 from mimdesk.domain.roster import RolePolicy
 from mimdesk.domain.times import TypedInstant, parse_instant
 from mimdesk.paths import resolve
@@ -110,6 +111,19 @@ class Context:
             print(f"warning: {exc}\nwarning: reading a copy: {copy}", file=sys.stderr)
             self._store = Store(copy, read_only=True)
             return self._store
+
+    def regimes(self) -> list[Regime]:
+        """The regulations whose report clocks run (DORA in --demo if none set)."""
+        from mimdesk.policy import load_regulatory
+
+        loaded = load_regulatory()
+        for problem in loaded.problems:
+            print(f"warning: {problem}", file=sys.stderr)
+        chosen = self.settings.regulations or (("dora",) if self.demo else ())
+        for name in chosen:
+            if name not in loaded.value:
+                print(f"warning: unknown regulation {name!r} ignored", file=sys.stderr)
+        return [loaded.value[name] for name in chosen if name in loaded.value]
 
     def roles(self) -> RolePolicy:
         """The bridge roles (settings' file, else the bundled one)."""
@@ -284,11 +298,16 @@ def cmd_update(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_report(ctx: Context, args: argparse.Namespace) -> int:
     at, actor = ctx.time(args.at), ctx.settings.operator
+    key = args.report.strip().lower()
+    known = [f"{r.id}.{rule.id}" for r in ctx.regimes() for rule in r.reports]
+    if key not in known:
+        choices = ", ".join(known) or "none (set regulations = [...] in settings.toml)"
+        raise DomainError(f"unknown report {args.report!r}; reports here: {choices}")
     return _record(
         ctx,
         args.id,
         lambda state, now: model.record_report_sent(
-            state, args.report, now=now, actor=actor, at=at.utc if at else None
+            state, key, now=now, actor=actor, at=at.utc if at else None
         ),
     )
 
@@ -335,17 +354,15 @@ def cmd_correct(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_clock(ctx: Context, args: argparse.Namespace) -> int:
     from mimdesk import report
-    from mimdesk.policy import load_regulatory, load_targets
+    from mimdesk.policy import load_targets
 
     store = ctx.read_store()
     incident = store.incident(args.id)
-    targets, regulatory = load_targets(), load_regulatory()
-    for problem in (*targets.problems, *regulatory.problems):
+    targets = load_targets()
+    for problem in targets.problems:
         print(f"warning: {problem}", file=sys.stderr)
-    chosen = ctx.settings.regulations or (("dora",) if ctx.demo else ())
-    regimes = [regulatory.value[r] for r in chosen if r in regulatory.value]
     data = report.clock_json(
-        incident, store.timeline(incident.id), targets.value, regimes, ctx.now()
+        incident, store.timeline(incident.id), targets.value, ctx.regimes(), ctx.now()
     )
     if args.json:
         _emit_json(data)

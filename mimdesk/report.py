@@ -254,6 +254,7 @@ def clock_json(
         },
         "reports": [
             {
+                "key": f"{regime.id}.{c.rule.id}",
                 "regime": regime.id,
                 "report": c.rule.id,
                 "title": c.rule.title,
@@ -265,11 +266,21 @@ def clock_json(
             }
             for regime in regimes
             for c in report_clocks(
-                incident, regime, sent=incident.reports_sent, now=now
+                incident, regime, sent=_sent_under(incident, regime.id), now=now
             )
         ],
         "durations": _durations_json(incident, now),
     }
+
+
+def _sent_under(incident: Incident, regime: str) -> dict[str, datetime]:
+    """Reports of one regulation sent, by report id ('dora.final' -> 'final')."""
+    sent = {}
+    for key, at in incident.reports_sent.items():
+        prefix, _, report = key.partition(".")
+        if prefix == regime and report:
+            sent[report] = at
+    return sent
 
 
 def _iso_or_none(instant: datetime | None) -> str | None:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from mimdesk.ui.theme import Theme
+from mimdesk.ui.theme import Theme, ink_on
 
 
 class BannerStack(QWidget):
@@ -39,8 +38,7 @@ class BannerStack(QWidget):
         colour = {"demo": t.demo, "danger": t.danger}.get(
             banner.property("kind"), t.warning
         )
-        ink = "#ffffff" if QColor(colour).lightness() < 130 else "#0d1117"
-        banner.setStyleSheet(f"background:{colour}; color:{ink};")
+        banner.setStyleSheet(f"background:{colour}; color:{ink_on(colour)};")
 
     def raise_alert(self, key: str, text: str, kind: str = "danger") -> None:
         """Show (or update) the alert `key` below the start-up banners."""

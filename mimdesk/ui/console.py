@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import UTC, tzinfo
+from datetime import UTC, datetime, tzinfo
 from functools import partial
 from typing import Any
 
@@ -24,20 +24,27 @@ from PySide6.QtWidgets import (
 )
 
 from mimdesk.clock import MonotonicClock
+from mimdesk.domain import incident as model
 from mimdesk.domain import roster as roster_model
 from mimdesk.domain.catalogue import Catalogue
 from mimdesk.domain.directory import Directory
+from mimdesk.domain.events import JournalEvent, NewEvent
 from mimdesk.domain.incident import Incident
 from mimdesk.domain.lifecycle import ORDER, Status
+from mimdesk.domain.regulatory import Regime
 from mimdesk.domain.roster import RolePolicy, Roster
 from mimdesk.domain.severity import LEVELS
+from mimdesk.domain.targets import DEFAULT_POLICY, TargetPolicy
 from mimdesk.domain.times import format_clock
+from mimdesk.report import clock_json
 from mimdesk.settings import Settings, resolve_zone
 from mimdesk.store import backup
 from mimdesk.store.journal import IncidentNotFound
 from mimdesk.store.store import Store
 from mimdesk.ui.banners import BannerStack
 from mimdesk.ui.bridge import StoreBridge
+from mimdesk.ui.clock_dialogs import BridgeDialog, UpdateDialog
+from mimdesk.ui.clock_panel import MilestoneClock
 from mimdesk.ui.compose import ComposeBar
 from mimdesk.ui.declare_dialog import DeclareDialog
 from mimdesk.ui.header import IncidentHeader
@@ -73,6 +80,8 @@ class ConsoleContext:
     banners: list[tuple[str, str]] = field(default_factory=list)  # (kind, text)
     directory: Directory = field(default_factory=Directory)
     roles: RolePolicy = field(default_factory=RolePolicy)
+    targets: TargetPolicy = DEFAULT_POLICY
+    regimes: list[Regime] = field(default_factory=list)
 
 
 class ConsoleWindow(QMainWindow):
@@ -88,7 +97,12 @@ class ConsoleWindow(QMainWindow):
         self.selected: str | None = None
         self.undo_stack: list[tuple[str, Status, Status]] = []
         self._roster: tuple[Incident | None, Roster] = (None, Roster())
+        # The last read the milestone clock is worked out from, on every tick.
+        self._clock_read: tuple[Incident, list[JournalEvent]] | None = None
+        self.clock_data: dict[str, Any] | None = None
         self.confirm: Callable[[str, str], bool] = self._ask
+        # Runs a dialog and says whether it was accepted; tests fill it in instead.
+        self.run_dialog: Callable[[QDialog], bool] = self._exec
         self.zoom = 1.0
         self.text_scale = 1.0
         self._read_failed = False
@@ -118,6 +132,8 @@ class ConsoleWindow(QMainWindow):
         self.incident_list = IncidentList(self.list_model)
         self.incident_list.incident_selected.connect(self._on_list_incident_selected)
         self.header = IncidentHeader(self.theme, scale, self.zone)
+        self.header.bridge_open_failed.connect(self._on_header_bridge_open_failed)
+        self.clock_panel = MilestoneClock(self.theme, self.zone)
         self.timeline = Timeline(self.theme, self.zone)
         self.compose = ComposeBar()
         self.compose.note_entered.connect(self._on_compose_note_entered)
@@ -132,6 +148,7 @@ class ConsoleWindow(QMainWindow):
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addWidget(self.header)
+        right_layout.addWidget(self.clock_panel)
         right_layout.addWidget(self._middle(), 1)
         right_layout.addWidget(self.error)
         right_layout.addWidget(self.compose)
@@ -207,7 +224,24 @@ class ConsoleWindow(QMainWindow):
             incident, "&Declare incident\u2026", "Ctrl+N", self.declare
         )
         self._action(incident, "Add &note", "Ctrl+L", self._focus_note)
+        self.update_action = self._action(
+            incident,
+            "Record stakeholder update &sent\u2026",
+            "Ctrl+U",
+            self.record_update,
+        )
+        self.report_menu = incident.addMenu("Mark re&port sent")
+        self.report_menu.setObjectName("ReportMenu")
+        self.report_menu.aboutToShow.connect(self._on_report_menu_about_to_show)
+        incident.addSeparator()
         self._action(incident, "&Bridge roster: person", "Ctrl+J", self._focus_roster)
+        self.bridge_action = self._action(
+            incident, "Set bridge &link\u2026", "Ctrl+Shift+B", self.set_bridge_link
+        )
+        self.open_bridge_action = self._action(
+            incident, "&Open bridge", "Ctrl+B", self.header.open_bridge
+        )
+        incident.addSeparator()
         self.undo_action = self._action(
             incident, "&Undo last status change", "Ctrl+Z", self.undo
         )
@@ -290,10 +324,13 @@ class ConsoleWindow(QMainWindow):
 
     def _show_selected(self) -> None:
         incident = self._read_selected()
+        now = self.ctx.clock.now()
         self.header.show_incident(incident)
-        self.header.set_now(self.ctx.clock.now())
-        self._show_timeline(incident)
+        self.header.set_now(now)
+        events = self._show_timeline(incident)
         self._show_roster(incident)
+        self._keep_clock_read(incident, events)
+        self._show_clock(now)
         self._enable_writing()
 
     def _read_selected(self) -> Incident | None:
@@ -311,15 +348,40 @@ class ConsoleWindow(QMainWindow):
         row = self.list_model.row_of(incident_id)
         return None if row is None else self.list_model.incident(row)
 
-    def _show_timeline(self, incident: Incident | None) -> None:
+    def _show_timeline(self, incident: Incident | None) -> list[JournalEvent] | None:
+        """Show the incident's events and return them (None if unreadable)."""
         if incident is None:
             self.timeline.show_events([])
-            return
+            return None
         events = self.bridge.read(partial(self.ctx.store.timeline, incident.id))
         if events is not None:
             self.timeline.show_events(events, incident.id)
         elif self.timeline.incident_id != incident.id:
             self.timeline.show_unreadable()
+        return events
+
+    def _keep_clock_read(
+        self, incident: Incident | None, events: list[JournalEvent] | None
+    ) -> None:
+        """Keep what the clock ticks from; an unreadable journal keeps the last."""
+        self.clock_panel.setVisible(incident is not None)
+        last = self._clock_read
+        if incident is not None and events is not None:
+            self._clock_read = (incident, events)
+        elif incident is not None and last is not None and last[0].id == incident.id:
+            self._clock_read = (incident, last[1])
+        else:
+            self._clock_read = None
+
+    def _show_clock(self, now: datetime) -> None:
+        """Work the clock out from the last read at `now`: no store read here."""
+        read, ctx = self._clock_read, self.ctx
+        self.clock_data = (
+            None
+            if read is None
+            else clock_json(read[0], read[1], ctx.targets, ctx.regimes, now)
+        )
+        self.clock_panel.show_clock(self.clock_data, now)
 
     def _show_roster(self, incident: Incident | None) -> None:
         roster = Roster()
@@ -336,7 +398,12 @@ class ConsoleWindow(QMainWindow):
         if self.selected is None:
             return
         decide = roster_model.decision(
-            action, person, role, at=None, actor=self.ctx.settings.operator
+            action,
+            person,
+            role,
+            at=None,
+            actor=self.ctx.settings.operator,
+            policy=self.ctx.roles,
         )
         submit = partial(self.ctx.store.roster_command, self.selected, decide)
         self._command(submit, lambda _events: self.roster_panel.action_done())
@@ -352,7 +419,12 @@ class ConsoleWindow(QMainWindow):
         actions = [self.declare_action, self.undo_action, *self.severity_actions]
         for action in [*actions, *self.status_actions.values()]:
             action.setEnabled(writable)
-        self.roster_panel.set_writable(writable and incident is not None)
+        chosen = writable and incident is not None
+        for action in (self.update_action, self.bridge_action):
+            action.setEnabled(chosen)
+        self.report_menu.menuAction().setEnabled(chosen)
+        self.open_bridge_action.setEnabled(bool(incident and incident.bridge_url))
+        self.roster_panel.set_writable(chosen)
 
     def _on_bridge_read_failed(self, reason: str) -> None:
         self._read_failed = True
@@ -393,6 +465,7 @@ class ConsoleWindow(QMainWindow):
             )
         now = clock.now()
         self.header.set_now(now)
+        self._show_clock(now)
         self.list_model.set_now(now)
         self.clock_label.setText(format_clock(now, self.zone, seconds=True))
         self.zone_label.setText(f"Zone: {getattr(self.zone, 'key', None) or self.zone}")
@@ -443,9 +516,9 @@ class ConsoleWindow(QMainWindow):
             self.ctx.clock,
             self,
         )
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return
-        self.submit_declaration(dialog)
+        if self.run_dialog(dialog):
+            self.submit_declaration(dialog)
+        dialog.deleteLater()
 
     def submit_declaration(self, dialog: DeclareDialog) -> None:
         declaration = dialog.declaration()
@@ -540,6 +613,89 @@ class ConsoleWindow(QMainWindow):
         )
         self._command(submit, lambda _e: self.show_message("status change undone"))
 
+    def _incident_command(
+        self, decide: Callable[[Incident, datetime], list[NewEvent]], done: str
+    ) -> None:
+        """Run a domain command on the selected incident; say `done` once saved."""
+        if self.selected is None:
+            return
+        submit = partial(self.ctx.store.command, self.selected, decide)
+        self._command(submit, lambda _events: self.show_message(done))
+
+    def record_update(self) -> None:
+        """Ask what stakeholder update went out, then record it (Ctrl+U)."""
+        if self.selected is None:
+            return
+        dialog = UpdateDialog(self.selected, self.zone, self.ctx.clock, self)
+        if self.run_dialog(dialog):
+            self.submit_update(dialog)
+        dialog.deleteLater()
+
+    def submit_update(self, dialog: UpdateDialog) -> None:
+        summary, audience, sent = dialog.update_sent()
+        actor = self.ctx.settings.operator
+        self._incident_command(
+            lambda state, now: model.record_update_sent(
+                state, summary, now=now, actor=actor, at=sent.utc, audience=audience
+            ),
+            "Stakeholder update recorded; the next one is due from it",
+        )
+
+    def _on_report_menu_about_to_show(self) -> None:
+        """List the reports on the clock now; those already sent are greyed."""
+        self.report_menu.clear()
+        reports = self.clock_data["reports"] if self.clock_data else []
+        for number, report in enumerate(reports, start=1):
+            title = f"{report['regime'].upper()} {report['title']}"
+            sent = " (sent)" if report["sent_at"] else ""
+            action = self.report_menu.addAction(f"&{number} {title}{sent}")
+            action.setEnabled(self.writable and not sent)
+            action.triggered.connect(
+                partial(self._on_report_action_triggered, report["key"], title)
+            )
+        if not reports:
+            self.report_menu.addAction("No regulatory reports apply").setEnabled(False)
+
+    def _on_report_action_triggered(
+        self, report: str, title: str, _checked: bool = False
+    ) -> None:
+        self.mark_report_sent(report, title)
+
+    def mark_report_sent(self, report: str, title: str) -> None:
+        """Record regulatory report `report` as sent now, once confirmed."""
+        if self.selected is None:
+            return
+        question = f"Record the {title} for {self.selected} as sent now?"
+        if not self.confirm("Mark report sent", question):
+            return
+        actor = self.ctx.settings.operator
+        self._incident_command(
+            lambda state, now: model.record_report_sent(
+                state, report, now=now, actor=actor
+            ),
+            f"{title} recorded as sent",
+        )
+
+    def set_bridge_link(self) -> None:
+        """Ask for the bridge's conference link and dial-in (Ctrl+Shift+B)."""
+        incident = self.header.incident
+        if incident is None:
+            return
+        dialog = BridgeDialog(incident, self)
+        if self.run_dialog(dialog):
+            self.submit_bridge(dialog)
+        dialog.deleteLater()
+
+    def submit_bridge(self, dialog: BridgeDialog) -> None:
+        url, dial_in = dialog.link()
+        actor = self.ctx.settings.operator
+        self._incident_command(
+            lambda state, now: model.set_bridge(
+                state, url, dial_in=dial_in, now=now, actor=actor
+            ),
+            "Bridge link saved",
+        )
+
     def set_severity(self, level: int) -> None:
         if self.selected is None:
             return
@@ -556,7 +712,13 @@ class ConsoleWindow(QMainWindow):
     def toggle_theme(self) -> None:
         self.theme = THEMES["light" if self.theme.name == "dark" else "dark"]
         self._apply_theme()
-        for widget in (self.list_model, self.header, self.timeline, self.roster_panel):
+        for widget in (
+            self.list_model,
+            self.header,
+            self.timeline,
+            self.roster_panel,
+            self.clock_panel,
+        ):
             widget.theme = self.theme
         self.banners.set_theme(self.theme)
         self._style_error()
@@ -574,6 +736,7 @@ class ConsoleWindow(QMainWindow):
         if scale != self.text_scale:
             self.text_scale = scale
             self._apply_theme()
+            self.clock_panel.set_scale(scale)
             # Column widths depend on the font: size them once it has applied.
             QTimer.singleShot(0, self._show_selected)
 
@@ -591,7 +754,7 @@ class ConsoleWindow(QMainWindow):
     def toggle_zone(self) -> None:
         configured = resolve_zone(self.ctx.settings.timezone)
         self.zone = UTC if self.zone is not UTC else configured
-        self.header.zone = self.timeline.zone = self.zone
+        self.header.zone = self.timeline.zone = self.clock_panel.zone = self.zone
         self.reload()
         self._on_timer_timeout()
 
@@ -623,6 +786,13 @@ class ConsoleWindow(QMainWindow):
 
     def _on_bridge_command_failed(self, text: str) -> None:
         self.show_error(text)
+
+    def _on_header_bridge_open_failed(self, text: str) -> None:
+        self.show_error(text)
+
+    @staticmethod
+    def _exec(dialog: QDialog) -> bool:
+        return dialog.exec() == QDialog.DialogCode.Accepted
 
     def _ask(self, title: str, question: str) -> bool:
         answer = QMessageBox.question(self, title, question)

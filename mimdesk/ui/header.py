@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, tzinfo
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QVBoxLayout,
 )
 
@@ -18,21 +20,23 @@ from mimdesk.domain.incident import Incident
 from mimdesk.domain.lifecycle import ORDER
 from mimdesk.domain.severity import SeverityScale
 from mimdesk.domain.times import format_clock, format_duration
-from mimdesk.ui.theme import Theme
+from mimdesk.ui.theme import Theme, pill
 
-
-def _pill(text: str, colour: str, *, filled: bool = True) -> str:
-    background = colour if filled else "transparent"
-    ink = "#ffffff" if QColor(colour).lightness() < 130 else "#0d1117"
-    foreground = ink if filled else colour
-    return (
-        f"background:{background}; color:{foreground}; border:2px solid {colour};"
-        " border-radius:4px; padding:2px 8px; font-weight:700;"
-    )
+# Links a click may hand to the system: web, phone and meeting apps, never files.
+BRIDGE_SCHEMES = frozenset(
+    {"http", "https", "tel", "sip", "sips", "msteams", "zoommtg", "zoomus"}
+)
 
 
 class IncidentHeader(QFrame):
-    """Shows one incident; `set_now` moves the elapsed counter."""
+    """Shows one incident; `set_now` moves the elapsed counter.
+
+    "Open bridge" hands the incident's conference link to `open_url` (the
+    system's opener; tests replace it). Emits bridge_open_failed(str) with the
+    reason when the link is missing, not one we open, or the system refused it.
+    """
+
+    bridge_open_failed = Signal(str)
 
     def __init__(self, theme: Theme, scale: SeverityScale, zone: tzinfo) -> None:
         super().__init__()
@@ -61,8 +65,22 @@ class IncidentHeader(QFrame):
         self.elapsed_caption.setObjectName("Muted")
         self.elapsed_caption.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.milestones = {status: QLabel() for status in ORDER}
+        self._build_bridge()
         self._layout()
         self.show_incident(None)
+
+    def _build_bridge(self) -> None:
+        self.open_url: Callable[[QUrl], bool] = QDesktopServices.openUrl
+        self.bridge_button = QPushButton("Open bridge")
+        self.bridge_button.setObjectName("OpenBridge")
+        self.bridge_button.setAccessibleName("Open the bridge conference link")
+        self.bridge_button.clicked.connect(self._on_bridge_button_clicked)
+        self.dial_in = QLabel()
+        self.dial_in.setObjectName("DialIn")
+        self.dial_in.setWordWrap(True)  # a long dial-in must not widen the header
+        self.dial_in.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+        )
 
     def _layout(self) -> None:
         badges = QHBoxLayout()
@@ -73,9 +91,11 @@ class IncidentHeader(QFrame):
         left.addLayout(badges)
         left.addWidget(self.title)
         left.addWidget(self.detail)
+        left.addWidget(self.dial_in)
         right = QVBoxLayout()
         right.addWidget(self.elapsed)
         right.addWidget(self.elapsed_caption)
+        right.addWidget(self.bridge_button, 0, Qt.AlignmentFlag.AlignRight)
         right.addStretch(1)
         top = QHBoxLayout()
         top.addLayout(left, 1)
@@ -99,6 +119,7 @@ class IncidentHeader(QFrame):
         for widget in (self.severity, self.status, self.ident, self.elapsed_caption):
             widget.setVisible(visible)
         self.demo.setVisible(bool(incident and incident.demo))
+        self._show_bridge(incident)
         if incident is None:
             self.title.setText("No incident selected")
             self.detail.setText(
@@ -110,11 +131,11 @@ class IncidentHeader(QFrame):
             return
         t = self.theme
         self.severity.setText(self.scale.name(incident.severity))
-        self.severity.setStyleSheet(_pill("", t.severity[incident.severity - 1]))
+        self.severity.setStyleSheet(pill(t.severity[incident.severity - 1]))
         self.status.setText(incident.status.label.upper())
         colour = t.status_colour(incident.status.value).name()
-        self.status.setStyleSheet(_pill("", colour, filled=False))
-        self.demo.setStyleSheet(_pill("", t.demo))
+        self.status.setStyleSheet(pill(colour, filled=False))
+        self.demo.setStyleSheet(pill(t.demo))
         self.ident.setText(incident.id)
         self.title.setText(incident.title)
         self._show_details(incident)
@@ -148,3 +169,33 @@ class IncidentHeader(QFrame):
     def set_now(self, now: datetime) -> None:
         if self.incident is not None:
             self.elapsed.setText(format_duration(self.incident.elapsed(now)))
+
+    def _show_bridge(self, incident: Incident | None) -> None:
+        url = incident.bridge_url if incident else None
+        dial_in = incident.dial_in if incident else None
+        self.bridge_button.setVisible(bool(url))
+        self.bridge_button.setToolTip(f"{url} (Ctrl+B)" if url else "")
+        self.dial_in.setVisible(bool(dial_in))
+        self.dial_in.setText(f"Dial-in: {dial_in}" if dial_in else "")
+
+    def _on_bridge_button_clicked(self) -> None:
+        self.open_bridge()
+
+    def open_bridge(self) -> bool:
+        """Open the incident's conference link; False, with a reason, if not."""
+        url = self.incident.bridge_url if self.incident else None
+        if not url:
+            return self._fail("No bridge link is set; Ctrl+Shift+B sets one.")
+        link = QUrl.fromUserInput(url)
+        if not link.isValid() or link.scheme().lower() not in BRIDGE_SCHEMES:
+            return self._fail(
+                f"Not opened: {url} is not a web, phone or meeting link. "
+                "Copy it by hand if you trust it."
+            )
+        if not self.open_url(link):
+            return self._fail(f"The system could not open {url}.")
+        return True
+
+    def _fail(self, reason: str) -> bool:
+        self.bridge_open_failed.emit(reason)
+        return False

@@ -83,6 +83,23 @@ LIGHT = Theme(
 THEMES = {"dark": DARK, "light": LIGHT}
 
 
+def ink_on(colour: str) -> str:
+    """Text colour that reads on a `colour` background."""
+    return "#ffffff" if QColor(colour).lightness() < 130 else "#0d1117"
+
+
+def pill(colour: str, *, filled: bool = True, compact: bool = False) -> str:
+    """Style sheet for a badge: filled in `colour`, or outlined in it; a compact
+    one fits a table row."""
+    background = colour if filled else "transparent"
+    foreground = ink_on(colour) if filled else colour
+    border, padding = ("1px", "0px 6px") if compact else ("2px", "2px 8px")
+    return (
+        f"background:{background}; color:{foreground}; border:{border} solid {colour};"
+        f" border-radius:4px; padding:{padding}; font-weight:700;"
+    )
+
+
 def stylesheet(t: Theme, scale: float = 1.0) -> str:
     """The style sheet; `scale` enlarges all type for big screens far away."""
 
@@ -93,7 +110,7 @@ def stylesheet(t: Theme, scale: float = 1.0) -> str:
     QWidget {{ background: {t.window}; color: {t.text}; font-size: {pt(11)}; }}
     QMainWindow::separator {{ background: {t.border}; width: 2px; }}
     QFrame#IncidentHeader, QTreeWidget#Timeline, QTableView#IncidentList,
-    QFrame#ComposeBar {{
+    QFrame#ComposeBar, QFrame#MilestoneClock {{
         background: {t.panel}; border: 1px solid {t.border}; border-radius: 6px;
     }}
     QTableView#IncidentList {{ gridline-color: {t.panel}; }}
@@ -139,6 +156,9 @@ def stylesheet(t: Theme, scale: float = 1.0) -> str:
     QLabel#IncidentId {{ font-size: {pt(13)};
         font-family: "DejaVu Sans Mono", monospace; }}
     QLabel#IncidentTitle {{ font-size: {pt(20)}; font-weight: 700; }}
+    QLabel#ClockTime {{ font-family: "DejaVu Sans Mono", monospace; }}
+    QLabel#NextUpdate {{ font-size: {pt(18)}; font-weight: 700;
+        font-family: "DejaVu Sans Mono", monospace; }}
     """
 
 

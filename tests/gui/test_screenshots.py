@@ -6,7 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QWidget
+
+from mimdesk.domain.regulatory import PRESETS
 
 pytestmark = pytest.mark.gui
 
@@ -19,15 +21,28 @@ def _clipped(label: QLabel) -> bool:
     return label.height() < label.sizeHint().height()
 
 
+def _cut_short(label: QLabel) -> bool:
+    """A one-line label narrower than its text."""
+    return not label.wordWrap() and label.width() < label.sizeHint().width()
+
+
+def _labels(*widgets: QWidget) -> list[QLabel]:
+    return [
+        label
+        for widget in widgets
+        for label in widget.findChildren(QLabel)
+        if label.isVisible()
+    ]
+
+
 @pytest.mark.parametrize(("width", "height"), SIZES)
 def test_console_renders_readably_at_wall_sizes(
     make_console, qtbot, tmp_path, width, height
 ) -> None:
     window = make_console()
     window.resize(width, height)
-    labels = [
-        label for label in window.header.findChildren(QLabel) if label.isVisible()
-    ]
+    # The status bar settles last: wait for it too, or the picture cuts it off.
+    labels = _labels(window.header, window.statusBar())
     qtbot.waitUntil(lambda: not [label for label in labels if _clipped(label)])
     out = Path(os.environ.get("MIMDESK_SCREENSHOTS", tmp_path))
     out.mkdir(parents=True, exist_ok=True)
@@ -66,3 +81,30 @@ def test_damaged_store_banners_render_readably(
     assert [label.text() for label in banners] == window.banners.shown()
     assert window.banners.shown()[1].startswith("Part of the store cannot be read")
     assert all(label.height() > label.fontMetrics().height() for label in banners)
+
+
+CLOCK_SIZES = [(1480, 900), (1920, 1080), (3840, 2160)]
+
+
+@pytest.mark.parametrize(("width", "height"), CLOCK_SIZES)
+def test_milestone_clock_renders_readably(
+    make_console, qtbot, tmp_path, width, height
+) -> None:
+    window = make_console(regimes=[PRESETS["dora"]])
+    window.resize(width, height)
+    panel = window.clock_panel
+    labels = _labels(window.header, panel, window.statusBar())
+    qtbot.waitUntil(lambda: not [label for label in labels if _clipped(label)])
+    out = Path(os.environ.get("MIMDESK_SCREENSHOTS", tmp_path))
+    out.mkdir(parents=True, exist_ok=True)
+
+    image = window.grab().toImage()
+    image.save(str(out / f"clock-{width}.png"))
+
+    corner = panel.mapTo(window, panel.rect().bottomRight())
+    assert corner.x() <= width
+    assert corner.y() <= height
+    assert [label.text() for label in _labels(panel) if _cut_short(label)] == []
+    # The timeline and the roster below the clock keep room to be read.
+    assert window.timeline.height() > window.clock_panel.height()
+    assert panel.next_update.text() == "OVERDUE by 12 min"

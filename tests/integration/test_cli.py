@@ -427,7 +427,8 @@ def test_the_milestone_clock_moves_with_updates_and_reports(
             "execs",
         )
     )
-    ok(mimdesk("incident", "report", incident_id, "initial"))
+    refused = mimdesk("incident", "report", incident_id, "initial")
+    ok(mimdesk("incident", "report", incident_id, "dora.initial"))
     after = as_json(mimdesk("incident", "clock", incident_id, "--json"))
 
     assert before["format"] == "mimdesk.clock/1"
@@ -439,6 +440,8 @@ def test_the_milestone_clock_moves_with_updates_and_reports(
         "intermediate",
         "final",
     ]
+    assert refused.returncode == 2
+    assert "reports here: dora.initial, dora.intermediate, dora.final" in refused.stderr
     assert reports["initial"]["state"] == "sent"
     assert reports["intermediate"]["state"] == "running"
     assert after["next_update"]["due"] > before["next_update"]["due"]

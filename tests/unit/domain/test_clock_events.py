@@ -44,13 +44,15 @@ def test_the_first_update_sent_is_kept_and_later_ones_counted(live: Recorder) ->
 
 def test_a_report_is_recorded_once(live: Recorder) -> None:
     incident = live.record(
-        model.record_report_sent(live.incident, " Initial ", now=at(60), actor="c"),
+        model.record_report_sent(
+            live.incident, " DORA.Initial ", now=at(60), actor="c"
+        ),
         at(60),
     )
 
-    assert incident.reports_sent == {"initial": at(60)}
+    assert incident.reports_sent == {"dora.initial": at(60)}
     with pytest.raises(DomainError, match="already recorded"):
-        model.record_report_sent(incident, "initial", now=at(61), actor="c")
+        model.record_report_sent(incident, "dora.initial", now=at(61), actor="c")
 
 
 def test_the_bridge_link_and_dial_in_are_kept(live: Recorder) -> None:
