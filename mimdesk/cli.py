@@ -114,16 +114,13 @@ class Context:
 
     def regimes(self) -> list[Regime]:
         """The regulations whose report clocks run (DORA in --demo if none set)."""
-        from mimdesk.policy import load_regulatory
+        from mimdesk.policy import choose_regimes, load_regulatory
 
         loaded = load_regulatory()
-        for problem in loaded.problems:
+        regimes, unknown = choose_regimes(self.settings, loaded.value, demo=self.demo)
+        for problem in (*loaded.problems, *unknown):
             print(f"warning: {problem}", file=sys.stderr)
-        chosen = self.settings.regulations or (("dora",) if self.demo else ())
-        for name in chosen:
-            if name not in loaded.value:
-                print(f"warning: unknown regulation {name!r} ignored", file=sys.stderr)
-        return [loaded.value[name] for name in chosen if name in loaded.value]
+        return regimes
 
     def roles(self) -> RolePolicy:
         """The bridge roles (settings' file, else the bundled one)."""

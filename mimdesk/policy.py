@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -39,6 +39,7 @@ from mimdesk.domain.targets import (
     TargetPolicy,
 )
 from mimdesk.resources import resource
+from mimdesk.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -371,3 +372,41 @@ def load_roles(path: Path | None = None) -> Loaded[RolePolicy]:
         return _loaded(RolePolicy(), [f"{problem}; using the built-in roles"])
     problems: list[str] = []
     return _loaded(_roles_from(data, path, problems), problems)
+
+
+# --- what the app runs on -------------------------------------------------------
+
+
+def choose_regimes(
+    settings: Settings, known: Mapping[str, Regime], *, demo: bool
+) -> tuple[list[Regime], list[str]]:
+    """The regimes settings name (DORA in the demo when they name none), and a
+    problem for each name no policy file knows."""
+    chosen = settings.regulations or (("dora",) if demo else ())
+    regimes = [known[name] for name in chosen if name in known]
+    problems = [
+        f"settings: regulation {name!r} is not known, so it has no report clocks "
+        f"(known: {', '.join(sorted(known))})"
+        for name in chosen
+        if name not in known
+    ]
+    return regimes, problems
+
+
+@dataclass(frozen=True)
+class Policies:
+    """The policy files the console runs on, and what was wrong in them."""
+
+    targets: TargetPolicy
+    regimes: list[Regime]
+    roles: RolePolicy
+    problems: list[str]
+
+
+def load_policies(settings: Settings, *, demo: bool) -> Policies:
+    """Milestone targets, the chosen regimes and the bridge roles."""
+    targets, regulatory = load_targets(), load_regulatory()
+    roles = load_roles(settings.roles)
+    regimes, unknown = choose_regimes(settings, regulatory.value, demo=demo)
+    problems = [*targets.problems, *regulatory.problems, *roles.problems, *unknown]
+    return Policies(targets.value, regimes, roles.value, problems)

@@ -8,9 +8,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QWidget
 
-from mimdesk.app import choose_regimes
 from mimdesk.domain import events as ev
-from mimdesk.policy import load_regulatory
+from mimdesk.policy import choose_regimes, load_regulatory
 from mimdesk.settings import Settings
 from mimdesk.store.store import Store
 

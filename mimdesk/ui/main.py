@@ -1,0 +1,43 @@
+"""Starting Qt: the application object, its theme, and the console window."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from mimdesk.ui import qtlog
+from mimdesk.ui.console import ConsoleContext, ConsoleWindow
+from mimdesk.ui.snapshot import ScreenshotOnPaint
+from mimdesk.ui.theme import THEMES, apply_theme
+
+log = logging.getLogger(__name__)
+
+EXIT_STORE = 3
+
+
+def run_console(
+    ctx: ConsoleContext | None,
+    *,
+    theme: str,
+    fatal: str | None = None,
+    screenshot: Path | None = None,
+) -> int:
+    """Show the console on `ctx` until it closes; or, with no ctx, say `fatal`."""
+    qtlog.install()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("MIMDesk")
+    app.setOrganizationName("MIMDesk")
+    apply_theme(app, THEMES.get(theme, THEMES["dark"]))
+    if ctx is None:
+        QMessageBox.critical(None, "MIMDesk cannot open its store", fatal or "")
+        return EXIT_STORE
+    window = ConsoleWindow(ctx)
+    if screenshot is not None:
+        ScreenshotOnPaint.attach(window, screenshot)
+    window.show()
+    log.info("console open on %s", ctx.store.path)
+    return app.exec()
