@@ -119,7 +119,7 @@ class ConsoleWindow(QMainWindow):
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self._on_timer_timeout)
         self._ticks = 0
-        self.resize(1480, 900)
+        self._fit_to_screen()
         self.reload()
         self._on_timer_timeout()
         self.timer.start()
@@ -723,6 +723,15 @@ class ConsoleWindow(QMainWindow):
         self.banners.set_theme(self.theme)
         self._style_error()
         self.reload()
+
+    def _fit_to_screen(self) -> None:
+        """Open at 90% of the screen (at least 1480x900 where there is room)."""
+        screen = QApplication.primaryScreen()
+        room = screen.availableGeometry() if screen else None
+        if room is None or room.width() < 1480:
+            self.resize(1480, 900)
+            return
+        self.resize(int(room.width() * 0.9), int(room.height() * 0.9))
 
     def _apply_theme(self) -> None:
         app = QApplication.instance()

@@ -43,8 +43,10 @@ class Timeline(QTreeWidget):
         items, day = [], None
         for event in in_time_order(events):
             when = format_instant(event.occurred_at, self.zone)
-            # The date only where the day changes: the rest is time of day.
-            shown = when if when[:10] != day else when[11:]
+            # The date only where the day changes ('03 Dec'); the rest, time of day.
+            shown = (
+                when[11:] if when[:10] == day else f"{_short_date(when)} {when[11:]}"
+            )
             day = when[:10]
             items.append(self._item(event, shown))
         self.addTopLevelItems(items)
@@ -78,3 +80,25 @@ class Timeline(QTreeWidget):
         elif event.kind == ev.INCIDENT_CREATED:
             item.setForeground(2, QColor(self.theme.accent))
         return item
+
+
+def _short_date(iso_text: str) -> str:
+    """'2026-12-03 ...' -> '03 Dec'."""
+    _, month, day = iso_text[:10].split("-")
+    return f"{day} {_MONTHS[int(month) - 1]}"
+
+
+_MONTHS = (
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+)
