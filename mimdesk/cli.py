@@ -296,6 +296,7 @@ def cmd_update(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_report(ctx: Context, args: argparse.Namespace) -> int:
     at, actor = ctx.time(args.at), ctx.settings.operator
     key = args.report.strip().lower()
+    ctx.read_store().incident(args.id)  # an unknown incident is exit 4, first
     known = [f"{r.id}.{rule.id}" for r in ctx.regimes() for rule in r.reports]
     if key not in known:
         choices = ", ".join(known) or "none (set regulations = [...] in settings.toml)"

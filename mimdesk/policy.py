@@ -382,7 +382,7 @@ def choose_regimes(
 ) -> tuple[list[Regime], list[str]]:
     """The regimes settings name (DORA in the demo when they name none), and a
     problem for each name no policy file knows."""
-    chosen = settings.regulations or (("dora",) if demo else ())
+    chosen = tuple(dict.fromkeys(settings.regulations)) or (("dora",) if demo else ())
     regimes = [known[name] for name in chosen if name in known]
     problems = [
         f"settings: regulation {name!r} is not known, so it has no report clocks "

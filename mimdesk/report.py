@@ -178,7 +178,15 @@ def roster_json(
         "required": required,
         "missing": roster.missing(required),
         "roles": {
-            role: [{"person": who, "since": utc_iso(since)} for who, since in held]
+            role: [
+                {
+                    "person": who,
+                    "since": utc_iso(since),
+                    "on_bridge": who in roster.participants
+                    and roster.participants[who].on_bridge,
+                }
+                for who, since in held
+            ]
             for role, held in roster.holders.items()
         },
         "people": people,
@@ -196,7 +204,8 @@ def roster_lines(data: dict[str, Any], zone: tzinfo, now: datetime) -> list[str]
     for role, held in sorted(data["roles"].items()):
         for holder in held:
             since = format_clock(parse_utc(holder["since"]), zone)
-            lines.append(f"  {role:<12} {holder['person']:<12} since {since}")
+            away = "" if holder["on_bridge"] else "  (not on the bridge)"
+            lines.append(f"  {role:<12} {holder['person']:<12} since {since}{away}")
     lines.append("People:")
     for person in data["people"]:
         minutes = person["active_seconds"] // 60

@@ -37,16 +37,29 @@ class Directory:
 HANDLES = ("email", "chat", "phone")
 
 
+def _text(entry: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = entry.get(key)  # a short CSV row gives None for missing columns
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise DomainError(f"{where}: {key} must be text, not {value!r}")
+    return value.strip() or None
+
+
 def person_from_mapping(entry: Mapping[str, Any], where: str) -> Person:
-    person_id = str(entry.get("id", "")).strip()
+    person_id = _text(entry, "id", where) or ""
     if not person_id or any(c.isspace() for c in person_id):
         raise DomainError(f"{where}: needs an 'id' of one word")
-    teams = entry.get("teams", ())
+    teams = entry.get("teams") or ()
     if isinstance(teams, str):
         teams = [t.strip() for t in teams.split(";") if t.strip()]
-    handles = {k: str(entry[k]) for k in HANDLES if entry.get(k)}
-    zone = entry.get("timezone") or None
-    name = str(entry.get("name") or person_id)
+    if not isinstance(teams, list | tuple) or not all(
+        isinstance(t, str) for t in teams
+    ):
+        raise DomainError(f"{where}: teams must be a list of names")
+    handles = {k: v for k in HANDLES if (v := _text(entry, k, where))}
+    zone = _text(entry, "timezone", where)
+    name = _text(entry, "name", where) or person_id
     return Person(person_id, name, tuple(str(t) for t in teams), handles, zone)
 
 

@@ -24,6 +24,10 @@ MAX_NOTE = 10_000
 FUTURE_TOLERANCE = timedelta(seconds=60)
 # How far back a typed time may be: incidents are live matters, not archaeology.
 PAST_LIMIT = timedelta(days=366)
+# Links a bridge may be: web meetings, phones, and the meeting apps' own schemes.
+MEETING_SCHEMES = frozenset(
+    {"http", "https", "tel", "sip", "sips", "msteams", "zoommtg"}
+)
 
 
 @dataclass(frozen=True)
@@ -355,6 +359,8 @@ def record_report_sent(
         raise DomainError(f"{key} was already recorded as sent")
     when = now if at is None else at
     check_plausible(when, now, "report time")
+    if when < incident.detected_at:
+        raise DomainError("a report cannot be sent before the incident was detected")
     return [ev.NewEvent(ev.REPORT_SENT, {"report": key}, when, actor)]
 
 
@@ -371,6 +377,11 @@ def set_bridge(
     dial = " ".join(clean_text(dial_in or "").split()) or None
     if link is None and dial is None:
         raise DomainError("give a conference link, a dial-in, or both")
+    if link and link.split(":", 1)[0].lower() not in MEETING_SCHEMES:
+        schemes = ", ".join(sorted(MEETING_SCHEMES))
+        raise DomainError(f"{link[:60]!r} is not a meeting link (use {schemes})")
+    if len(link or "") > 2000 or len(dial or "") > 200:
+        raise DomainError("the link or dial-in is too long to be a real one")
     if (link, dial) == (incident.bridge_url, incident.dial_in):
         raise DomainError("the bridge is already set to that")
     return [ev.NewEvent(ev.BRIDGE_SET, {"url": link, "dial_in": dial}, now, actor)]

@@ -95,6 +95,7 @@ class Participant:
     acknowledged_at: datetime | None = None
     intervals: tuple[tuple[datetime, datetime | None], ...] = ()
     roles: tuple[str, ...] = ()  # every role held, in the order first taken
+    last_move: datetime | None = None  # the latest roster event about them
 
     @property
     def on_bridge(self) -> bool:
@@ -141,11 +142,25 @@ class Roster:
 # --- commands -------------------------------------------------------------------
 
 
+MAX_PERSON = 120
+
+
 def _person(text: str) -> str:
-    person = " ".join(clean_text(text).split())
-    if not person:
-        raise DomainError("name the person (their directory id or handle)")
+    person = clean_text(text).strip()
+    if not person or any(c.isspace() for c in person) or len(person) > MAX_PERSON:
+        raise DomainError(
+            f"name the person by their directory id or handle, one word of at most "
+            f"{MAX_PERSON} characters (got {person[:40]!r})"
+        )
     return person
+
+
+def check_open(incident: Incident) -> None:
+    """The roster of a resolved or closed incident is history: reopen to change it."""
+    if not incident.is_open:
+        raise DomainError(
+            f"{incident.id} is {incident.status.value}; reopen it to change the roster"
+        )
 
 
 def _event(
@@ -170,6 +185,7 @@ def request(
     current = roster.participants.get(who)
     if current and current.presence in (Presence.REQUESTED, Presence.JOINED):
         raise DomainError(f"{who} is already {current.presence.value}")
+    _check_after(current, at, who)
     payload: dict[str, Any] = {"person": who}
     if role:
         payload["role"] = policy.role(role).id
@@ -183,6 +199,7 @@ def acknowledge(
     current = roster.participants.get(who)
     if current is None or current.presence is not Presence.REQUESTED:
         raise DomainError(f"{who} was not waiting for an answer")
+    _check_after(current, at, who)
     return _event(ACKNOWLEDGED, {"person": who}, at, now, actor)
 
 
@@ -203,6 +220,8 @@ def join(
         raise DomainError(f"{who} is already on the bridge")
     _check_after(current, at, who)
     chosen = policy.role(role) if role else policy.role(PARTICIPANT)
+    if chosen.id != PARTICIPANT:
+        _check_role_time(roster, chosen, at)
     payload = {"person": who, "role": chosen.id, "many": chosen.many}
     return _event(JOINED, payload, at, now, actor)
 
@@ -233,6 +252,8 @@ def assign(
     holders = roster.holders_of(chosen.id)
     if who in holders:
         raise DomainError(f"{who} already holds {chosen.label}")
+    _check_after(roster.participants.get(who), at, who)
+    _check_role_time(roster, chosen, at)
     previous = None if chosen.many or not holders else holders[0]
     payload = {
         "role": chosen.id,
@@ -243,12 +264,20 @@ def assign(
     return _event(ROLE_ASSIGNED, payload, at, now, actor)
 
 
+def _check_role_time(roster: Roster, role: Role, at: datetime) -> None:
+    """A role changes hands in order: not before its last change."""
+    since = [s for _, s in roster.holders.get(role.id, ())]
+    if since and at < max(since):
+        raise DomainError(f"{role.label} last changed hands later than that")
+
+
 def _check_after(current: Participant | None, at: datetime, who: str) -> None:
-    if current and current.intervals:
-        last = current.intervals[-1]
-        latest = last[1] or last[0]
-        if at < latest:
-            raise DomainError(f"{who}'s last move on the bridge was later than that")
+    """Moves are recorded in the order they happened: none before the last one."""
+    if current and current.last_move and at < current.last_move:
+        raise DomainError(
+            f"{who}'s last move on the bridge was later than that "
+            f"({current.last_move:%H:%M:%S} UTC)"
+        )
 
 
 Decision = Callable[[Roster, datetime], ev.NewEvent]
@@ -344,6 +373,7 @@ def _apply(r: Roster, event: ev.JournalEvent) -> Roster:
             r = replace(r, first_request=r.first_request or at)
         people[who] = _with_role(current, role)
         r = _take_role(r, role, who, at, bool(p.get("many")))
+    people[who] = replace(people[who], last_move=at)
     return replace(r, participants=people)
 
 
@@ -365,6 +395,7 @@ def mobilisation_time(roster: Roster, required: Sequence[str]) -> timedelta | No
         roster.participants[p].intervals[-1][0]
         for role in required
         for p in roster.holders_of(role)
+        if p in roster.participants and roster.participants[p].on_bridge
     ]
     done = max([*filled, *joined], default=roster.first_request)
     return max(done - roster.first_request, timedelta())

@@ -244,6 +244,7 @@ class Store:
             now = self._clock()
 
             def with_roster(state: Incident) -> list[NewEvent]:
+                roster_model.check_open(state)
                 events = in_time_order(journal.iter_events(conn, state.id))
                 return [decide(roster_model.fold(events), now)]
 

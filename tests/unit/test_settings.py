@@ -41,3 +41,27 @@ def test_local_time_in_the_spring_gap_is_refused_on_a_local_machine(
 def test_utc_and_iana_names_resolve() -> None:
     assert resolve_zone("UTC") is UTC
     assert str(resolve_zone("America/New_York")) == "America/New_York"
+
+
+def test_a_short_csv_row_is_a_problem_not_a_crash(tmp_path) -> None:
+    from mimdesk.settings import load_directory
+
+    people = tmp_path / "people.csv"
+    people.write_text("id,name,teams,email,chat,phone,timezone\nalice,Alice\n")
+
+    directory, problem = load_directory(people)
+
+    assert problem == ""
+    assert directory.name("alice") == "Alice"
+
+
+def test_a_directory_value_of_the_wrong_kind_is_reported(tmp_path) -> None:
+    from mimdesk.settings import load_directory
+
+    people = tmp_path / "people.toml"
+    people.write_text('[[person]]\nid = "bob"\ntimezone = 5\n')
+
+    directory, problem = load_directory(people)
+
+    assert directory.people == ()
+    assert "timezone must be text" in problem

@@ -121,3 +121,18 @@ def test_state_with_clock_events_survives_the_read_model(live: Recorder) -> None
 
     assert model.Incident.from_dict(incident.to_dict()) == incident
     assert model.fold(live.events) == incident
+
+
+@pytest.mark.parametrize("link", ["javascript:alert(1)", "file:///etc/passwd"])
+def test_a_bridge_link_must_be_a_meeting_or_phone_link(
+    live: Recorder, link: str
+) -> None:
+    with pytest.raises(DomainError, match="not a meeting link"):
+        model.set_bridge(live.incident, link, dial_in=None, now=at(6), actor="c")
+
+
+def test_a_report_cannot_be_sent_before_detection(live: Recorder) -> None:
+    with pytest.raises(DomainError, match="before the incident was detected"):
+        model.record_report_sent(
+            live.incident, "dora.initial", now=at(30), actor="c", at=at(-60)
+        )

@@ -158,3 +158,49 @@ def test_giving_a_role_to_someone_absent_asks_them_to_come(bridge: Recorder) -> 
     assert roster.participants["dana"].presence is r.Presence.REQUESTED
     assert roster.waiting(at("10:07")) == [("dana", timedelta(minutes=7))]
     assert roster.missing(["commander"]) == ["commander"]
+
+
+def test_a_move_dated_before_the_persons_last_move_is_refused(bridge: Recorder) -> None:
+    act(bridge, r.request, "alice", when="10:10")
+
+    with pytest.raises(DomainError, match="last move on the bridge was later"):
+        r.join(roster_of(bridge), "alice", at=at("10:00"), now=at("10:20"), actor="x")
+
+
+def test_a_handover_dated_before_the_role_last_changed_is_refused(
+    bridge: Recorder,
+) -> None:
+    act(bridge, r.join, "alice", when="10:39", role="commander")
+
+    with pytest.raises(DomainError, match="last changed hands later"):
+        r.assign(
+            roster_of(bridge), "commander", "dave", at=at("10:30"), now=at("10:40"),
+            actor="x",
+        )  # fmt: skip
+
+
+def test_mobilisation_waits_for_holders_to_be_on_the_bridge(bridge: Recorder) -> None:
+    required = ("commander", "tech-lead")
+    act(bridge, r.join, "dana", when="10:00", role="commander")
+    act(bridge, r.join, "t1", when="10:05", role="tech-lead")
+    roster = act(bridge, r.assign, "tech-lead", "zed", when="10:06")
+
+    assert r.mobilisation_time(roster, required) is not None
+
+
+@pytest.mark.parametrize("person", ["with space", "x" * 121])
+def test_a_person_must_be_one_short_word(bridge: Recorder, person: str) -> None:
+    with pytest.raises(DomainError, match="one word"):
+        r.join(roster_of(bridge), person, at=at("10:00"), now=at("10:00"), actor="x")
+
+
+def test_roster_of_a_closed_incident_cannot_change(bridge: Recorder) -> None:
+    for target, when in ((Status.RESOLVED, "10:10"), (Status.CLOSED, "10:20")):
+        bridge.record(
+            change_status(bridge.incident, target, at=at(when), now=at(when),
+                          actor="dana"),
+            at(when),
+        )  # fmt: skip
+
+    with pytest.raises(DomainError, match="reopen it to change the roster"):
+        r.check_open(bridge.incident)
