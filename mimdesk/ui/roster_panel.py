@@ -24,7 +24,14 @@ from PySide6.QtWidgets import (
 
 from mimdesk.domain.directory import Directory
 from mimdesk.domain.incident import Incident
-from mimdesk.domain.roster import PARTICIPANT, Participant, Presence, RolePolicy, Roster
+from mimdesk.domain.roster import (
+    PARTICIPANT,
+    Participant,
+    Presence,
+    RolePolicy,
+    Roster,
+    mobilisation_time,
+)
 from mimdesk.domain.times import format_ago, format_clock
 from mimdesk.ui.theme import Theme
 
@@ -50,6 +57,8 @@ class RosterPanel(QFrame):
         self.missing = QLabel()
         self.missing.setObjectName("MissingRoles")
         self.missing.setWordWrap(True)
+        self.mobilisation = QLabel()
+        self.mobilisation.setObjectName("Mobilisation")
         self.people = QTreeWidget()
         self.people.setObjectName("RosterTable")
         self.people.setHeaderLabels(["Person", "Where", "Roles", "Local time"])
@@ -64,6 +73,7 @@ class RosterPanel(QFrame):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.addWidget(self.missing)
+        layout.addWidget(self.mobilisation)
         layout.addWidget(self.people, 1)
         layout.addLayout(self.controls)
 
@@ -108,9 +118,11 @@ class RosterPanel(QFrame):
         self.people.clear()
         if incident is None:
             self.missing.setText("")
+            self.mobilisation.setText("")
             return
         required = self.policy.required.get(incident.severity, ())
         self._show_missing(roster.missing(required), bool(required))
+        self.mobilisation.setText(_mobilisation_text(roster, required, now))
         for participant in roster.participants.values():
             self.people.addTopLevelItem(self._item(participant, now))
         for column in (0, 1, 3):
@@ -171,3 +183,14 @@ class RosterPanel(QFrame):
     def set_writable(self, writable: bool) -> None:
         for widget in (self.person, self.role, *self.buttons.values()):
             widget.setEnabled(writable)
+
+
+def _mobilisation_text(roster: Roster, required: tuple[str, ...], now: datetime) -> str:
+    """'Mobilised in 12 min' once the required roles are on; until then, how long."""
+    if roster.first_request is None:
+        return "Nobody asked to join yet"
+    took = mobilisation_time(roster, required)
+    if took is not None:
+        return f"Mobilised in {format_ago(took)} (first request to roles filled)"
+    waited = format_ago(now - roster.first_request)
+    return f"Mobilising for {waited} since the first request"

@@ -28,6 +28,10 @@ def test_demo_sev1_shows_who_is_on_and_who_is_missing(make_console) -> None:
     assert rows["erin"][1] == "requested 40 min ago"  # no directory in this test
     assert rows["alice"][1] == "on for 39 min"
     assert rows["alice"][2] == "Incident commander"
+    # First request 6 min after detection (47 min ago): 41 min of mobilising.
+    assert window.roster_panel.mobilisation.text() == (
+        "Mobilising for 41 min since the first request"
+    )
 
 
 def test_joining_from_the_keyboard_fills_the_missing_role(
