@@ -582,7 +582,7 @@ def build_parser() -> argparse.ArgumentParser:
         "report", parents=[common], help="record a regulatory report as sent"
     )
     p.add_argument("id")
-    p.add_argument("report", help="e.g. initial, intermediate, final (see `clock`)")
+    p.add_argument("report", help="regulation.report, e.g. dora.initial (see `clock`)")
     p.add_argument("--at", metavar="TIME", help="when it was sent (default: now)")
     p.set_defaults(func=cmd_report)
     p = isub.add_parser(

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mimdesk.domain.cadence import journal_cadence
-from mimdesk.domain.directory import Directory, Person
+from mimdesk.domain.directory import Directory
 from mimdesk.domain.durations import durations
 from mimdesk.domain.events import JournalEvent
 from mimdesk.domain.incident import Incident, describe, in_time_order
@@ -26,6 +25,7 @@ from mimdesk.domain.times import (
     format_instant,
     parse_utc,
     utc_iso,
+    utc_iso_or_none,
 )
 
 LIST_FORMAT = "mimdesk.incidents/1"
@@ -135,15 +135,6 @@ def list_line(incident: Incident, now: datetime) -> str:
 ROSTER_FORMAT = "mimdesk.roster/1"
 
 
-def _local_time(person: Person | None, now: datetime) -> str | None:
-    if person is None or not person.timezone:
-        return None
-    try:
-        return format_clock(now, ZoneInfo(person.timezone))
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
 def roster_json(
     incident: Incident, roster: Roster, directory: Directory, policy: RolePolicy,
     now: datetime,
@@ -169,7 +160,7 @@ def roster_json(
                 ],
                 "roles": list(p.roles),
                 "active_seconds": int(p.active_time(now).total_seconds()),
-                "local_time": _local_time(person, now),
+                "local_time": person.local_time(now) if person else None,
             }
         )
     return {
@@ -243,22 +234,22 @@ def clock_json(
     return {
         "format": CLOCK_FORMAT,
         "incident": incident.id,
-        "impact_started_at": _iso_or_none(incident.impact_started_at),
-        "first_update_at": _iso_or_none(incident.first_update_at),
+        "impact_started_at": utc_iso_or_none(incident.impact_started_at),
+        "first_update_at": utc_iso_or_none(incident.first_update_at),
         "targets": [
             {
                 "target": t.target.label,
                 "level": t.level.value,
-                "due": _iso_or_none(t.due),
-                "reached_at": _iso_or_none(t.reached_at),
+                "due": utc_iso_or_none(t.due),
+                "reached_at": utc_iso_or_none(t.reached_at),
                 "slack_seconds": _span(t.slack),
             }
             for t in judged
         ],
         "next_update": {
-            "due": _iso_or_none(cadence.next_due),
+            "due": utc_iso_or_none(cadence.next_due),
             "overdue_seconds": _span(cadence.overdue_by),
-            "last_update": _iso_or_none(cadence.last_update),
+            "last_update": utc_iso_or_none(cadence.last_update),
             "reminders": [utc_iso(r) for r in cadence.reminders],
         },
         "reports": [
@@ -268,8 +259,8 @@ def clock_json(
                 "report": c.rule.id,
                 "title": c.rule.title,
                 "state": c.state.value,
-                "due": _iso_or_none(c.due),
-                "sent_at": _iso_or_none(c.sent_at),
+                "due": utc_iso_or_none(c.due),
+                "sent_at": utc_iso_or_none(c.sent_at),
                 "slack_seconds": _span(c.slack),
                 "by_backstop": c.by_backstop,
             }
@@ -290,10 +281,6 @@ def _sent_under(incident: Incident, regime: str) -> dict[str, datetime]:
         if prefix == regime and report:
             sent[report] = at
     return sent
-
-
-def _iso_or_none(instant: datetime | None) -> str | None:
-    return utc_iso(instant) if instant else None
 
 
 def clock_lines(data: dict[str, Any], zone: tzinfo, now: datetime) -> list[str]:

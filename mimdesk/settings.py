@@ -113,24 +113,15 @@ def _settings_from(data: dict[str, Any], path: Path) -> Loaded:
             values["operator"] = operator.strip()
         else:
             problem("operator", f"must be a non-empty name, not {operator!r}")
-    catalogue = data.pop("catalogue", None)
-    if catalogue is not None:
-        if isinstance(catalogue, str) and catalogue.strip():
-            values["catalogue"] = (path.parent / Path(catalogue).expanduser()).resolve()
+    for key in ("catalogue", "roles", "directory"):
+        value = data.pop(key, None)
+        if value is None:
+            continue
+        if isinstance(value, str) and value.strip():
+            # Relative paths are read from the settings file's own folder.
+            values[key] = (path.parent / Path(value).expanduser()).resolve()
         else:
-            problem("catalogue", f"must be a file path, not {catalogue!r}")
-    roles = data.pop("roles", None)
-    if roles is not None:
-        if isinstance(roles, str) and roles.strip():
-            values["roles"] = (path.parent / Path(roles).expanduser()).resolve()
-        else:
-            problem("roles", f"must be a file path, not {roles!r}")
-    directory = data.pop("directory", None)
-    if directory is not None:
-        if isinstance(directory, str) and directory.strip():
-            values["directory"] = (path.parent / Path(directory).expanduser()).resolve()
-        else:
-            problem("directory", f"must be a file path, not {directory!r}")
+            problem(key, f"must be a file path, not {value!r}")
     regulations = data.pop("regulations", None)
     if regulations is not None:
         if isinstance(regulations, list) and all(

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mimdesk.domain.errors import DomainError
+from mimdesk.domain.times import format_clock
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,15 @@ class Person:
     teams: tuple[str, ...] = ()
     handles: Mapping[str, str] = field(default_factory=dict)
     timezone: str | None = None
+
+    def local_time(self, now: datetime) -> str | None:
+        """'09:14 EST': the time where they are, if their zone is known."""
+        if not self.timezone:
+            return None
+        try:
+            return format_clock(now, ZoneInfo(self.timezone))
+        except (ZoneInfoNotFoundError, ValueError):
+            return None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from mimdesk.domain.errors import DomainError
 from mimdesk.domain.lifecycle import OPEN_STATUSES, ORDER, Status, skipped_between
 from mimdesk.domain.severity import check_level
 from mimdesk.domain.text import clean_text
-from mimdesk.domain.times import parse_utc, utc_iso
+from mimdesk.domain.times import parse_utc, utc_iso, utc_iso_or_none
 
 MAX_TITLE = 200
 MAX_NOTE = 10_000
@@ -97,7 +97,7 @@ class Incident:
             "demo": self.demo,
             "milestones": {
                 s.value: {
-                    "at": utc_iso(m.at) if m.at else None,
+                    "at": utc_iso_or_none(m.at),
                     "skipped": m.skipped,
                 }
                 for s, m in self.milestones.items()
@@ -105,11 +105,11 @@ class Incident:
             "created_at": utc_iso(self.created_at),
             "updated_at": utc_iso(self.updated_at),
             "reopen_count": self.reopen_count,
-            "status_since": utc_iso(self.status_since) if self.status_since else None,
+            "status_since": utc_iso_or_none(self.status_since),
             "note_count": self.note_count,
             "last_incident_seq": self.last_incident_seq,
-            "impact_started_at": _iso(self.impact_started_at),
-            "first_update_at": _iso(self.first_update_at),
+            "impact_started_at": utc_iso_or_none(self.impact_started_at),
+            "first_update_at": utc_iso_or_none(self.first_update_at),
             "update_count": self.update_count,
             "reports_sent": {k: utc_iso(v) for k, v in self.reports_sent.items()},
             "bridge_url": self.bridge_url,
@@ -119,9 +119,7 @@ class Incident:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Incident:
         milestones = {
-            Status(name): Milestone(
-                at=parse_utc(m["at"]) if m["at"] else None, skipped=m["skipped"]
-            )
+            Status(name): Milestone(at=_instant(m["at"]), skipped=m["skipped"])
             for name, m in data["milestones"].items()
         }
         return cls(
@@ -135,9 +133,7 @@ class Incident:
             created_at=parse_utc(data["created_at"]),
             updated_at=parse_utc(data["updated_at"]),
             reopen_count=data["reopen_count"],
-            status_since=parse_utc(data["status_since"])
-            if data.get("status_since")
-            else None,
+            status_since=_instant(data.get("status_since")),
             note_count=data["note_count"],
             last_incident_seq=data["last_incident_seq"],
             impact_started_at=_instant(data.get("impact_started_at")),
@@ -149,10 +145,6 @@ class Incident:
             bridge_url=data.get("bridge_url"),
             dial_in=data.get("dial_in"),
         )
-
-
-def _iso(instant: datetime | None) -> str | None:
-    return utc_iso(instant) if instant else None
 
 
 def _instant(text: str | None) -> datetime | None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from mimdesk.domain import events as ev
 from mimdesk.domain.errors import DomainError
-from mimdesk.domain.incident import Incident, check_plausible
+from mimdesk.domain.incident import Incident, check_plausible, in_time_order
 from mimdesk.domain.lifecycle import Status
 from mimdesk.domain.text import clean_text
 
@@ -170,6 +170,23 @@ def _event(
     return ev.NewEvent(kind, payload, at, actor)
 
 
+def _move(
+    roster: Roster,
+    person: str,
+    at: datetime,
+    allowed: Callable[[Participant | None], bool],
+    refusal: Callable[[Participant | None], str],
+) -> str:
+    """The person's id, once the move is allowed from where they stand and is
+    not dated before their last one."""
+    who = _person(person)
+    current = roster.participants.get(who)
+    if not allowed(current):
+        raise DomainError(f"{who} {refusal(current)}")
+    _check_after(current, at, who)
+    return who
+
+
 def request(
     roster: Roster,
     person: str,
@@ -181,11 +198,11 @@ def request(
     policy: RolePolicy = RolePolicy(),
 ) -> ev.NewEvent:
     """Ask someone to join the bridge (a page, a call, a chat invite)."""
-    who = _person(person)
-    current = roster.participants.get(who)
-    if current and current.presence in (Presence.REQUESTED, Presence.JOINED):
-        raise DomainError(f"{who} is already {current.presence.value}")
-    _check_after(current, at, who)
+    who = _move(
+        roster, person, at,
+        lambda p: p is None or p.presence in (Presence.ACKNOWLEDGED, Presence.LEFT),
+        lambda p: f"is already {p.presence.value}" if p else "",
+    )  # fmt: skip
     payload: dict[str, Any] = {"person": who}
     if role:
         payload["role"] = policy.role(role).id
@@ -195,11 +212,11 @@ def request(
 def acknowledge(
     roster: Roster, person: str, *, at: datetime, now: datetime, actor: str
 ) -> ev.NewEvent:
-    who = _person(person)
-    current = roster.participants.get(who)
-    if current is None or current.presence is not Presence.REQUESTED:
-        raise DomainError(f"{who} was not waiting for an answer")
-    _check_after(current, at, who)
+    who = _move(
+        roster, person, at,
+        lambda p: p is not None and p.presence is Presence.REQUESTED,
+        lambda _: "was not waiting for an answer",
+    )  # fmt: skip
     return _event(ACKNOWLEDGED, {"person": who}, at, now, actor)
 
 
@@ -214,11 +231,11 @@ def join(
     policy: RolePolicy = RolePolicy(),
 ) -> ev.NewEvent:
     """Someone is on the bridge; joining again after leaving opens a new interval."""
-    who = _person(person)
-    current = roster.participants.get(who)
-    if current and current.on_bridge:
-        raise DomainError(f"{who} is already on the bridge")
-    _check_after(current, at, who)
+    who = _move(
+        roster, person, at,
+        lambda p: p is None or not p.on_bridge,
+        lambda _: "is already on the bridge",
+    )  # fmt: skip
     chosen = policy.role(role) if role else policy.role(PARTICIPANT)
     if chosen.id != PARTICIPANT:
         _check_role_time(roster, chosen, at)
@@ -229,11 +246,11 @@ def join(
 def leave(
     roster: Roster, person: str, *, at: datetime, now: datetime, actor: str
 ) -> ev.NewEvent:
-    who = _person(person)
-    current = roster.participants.get(who)
-    if current is None or not current.on_bridge:
-        raise DomainError(f"{who} is not on the bridge")
-    _check_after(current, at, who)
+    who = _move(
+        roster, person, at,
+        lambda p: p is not None and p.on_bridge,
+        lambda _: "is not on the bridge",
+    )  # fmt: skip
     return _event(LEFT, {"person": who}, at, now, actor)
 
 
@@ -384,6 +401,11 @@ def fold(events: Sequence[ev.JournalEvent]) -> Roster:
         if event.kind in KINDS:
             roster = _apply(roster, event)
     return roster
+
+
+def of_timeline(events: Iterable[ev.JournalEvent]) -> Roster:
+    """The roster from an incident's events in any order (folded as they happened)."""
+    return fold(in_time_order(events))
 
 
 def mobilisation_time(roster: Roster, required: Sequence[str]) -> timedelta | None:

@@ -40,6 +40,11 @@ def utc_iso(instant: datetime) -> str:
     return text.replace("+00:00", "Z")
 
 
+def utc_iso_or_none(instant: datetime | None) -> str | None:
+    """utc_iso, passing None through (for optional instants in stored forms)."""
+    return utc_iso(instant) if instant else None
+
+
 def parse_utc(text: str) -> datetime:
     """Read a stored instant (as written by utc_iso)."""
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)

@@ -16,7 +16,7 @@ from typing import TypeVar
 from mimdesk.domain import incident as model
 from mimdesk.domain import roster as roster_model
 from mimdesk.domain.events import JournalEvent, NewEvent
-from mimdesk.domain.incident import Incident, in_time_order
+from mimdesk.domain.incident import Incident
 from mimdesk.domain.lifecycle import Status
 from mimdesk.domain.roster import Roster
 from mimdesk.domain.times import utc_iso
@@ -245,8 +245,8 @@ class Store:
 
             def with_roster(state: Incident) -> list[NewEvent]:
                 roster_model.check_open(state)
-                events = in_time_order(journal.iter_events(conn, state.id))
-                return [decide(roster_model.fold(events), now)]
+                events = journal.iter_events(conn, state.id)
+                return [decide(roster_model.of_timeline(events), now)]
 
             return journal.run_command(
                 conn,
@@ -356,7 +356,7 @@ class Store:
 
     def roster(self, incident_id: str) -> Roster:
         """The bridge roster, folded in the order things happened."""
-        return roster_model.fold(in_time_order(self.timeline(incident_id)))
+        return roster_model.of_timeline(self.timeline(incident_id))
 
     def verify(self, incident_id: str | None = None) -> list[journal.Problem]:
         return journal.verify(self._reader(), incident_id)

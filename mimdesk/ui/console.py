@@ -328,7 +328,7 @@ class ConsoleWindow(QMainWindow):
         self.header.show_incident(incident)
         self.header.set_now(now)
         events = self._show_timeline(incident)
-        self._show_roster(incident)
+        self._show_roster(incident, events)
         self._keep_clock_read(incident, events)
         self._show_clock(now)
         self._enable_writing()
@@ -383,12 +383,18 @@ class ConsoleWindow(QMainWindow):
         )
         self.clock_panel.show_clock(self.clock_data, now)
 
-    def _show_roster(self, incident: Incident | None) -> None:
-        roster = Roster()
-        if incident is not None:
-            roster = (
-                self.bridge.read(partial(self.ctx.store.roster, incident.id)) or roster
-            )
+    def _show_roster(
+        self, incident: Incident | None, events: list[JournalEvent] | None
+    ) -> None:
+        """Fold the roster from the events the timeline just read (no second read);
+        an unreadable journal keeps the roster last shown for the same incident."""
+        last_incident, last_roster = self._roster
+        if incident is not None and events is not None:
+            roster = roster_model.of_timeline(events)
+        elif incident is not None and last_incident and last_incident.id == incident.id:
+            roster = last_roster
+        else:
+            roster = Roster()
         self._roster = (incident, roster)
         self.roster_panel.show_roster(incident, roster, self.ctx.clock.now())
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
@@ -32,7 +31,7 @@ from mimdesk.domain.roster import (
     Roster,
     mobilisation_time,
 )
-from mimdesk.domain.times import format_ago, format_clock
+from mimdesk.domain.times import format_ago
 from mimdesk.ui.theme import Theme
 
 ACTIONS = (
@@ -173,12 +172,7 @@ class RosterPanel(QFrame):
 
     def _local(self, p: Participant, now: datetime) -> str:
         person = self.directory.get(p.person)
-        if person is None or not person.timezone:
-            return ""
-        try:
-            return format_clock(now, ZoneInfo(person.timezone))
-        except (ZoneInfoNotFoundError, ValueError):
-            return ""
+        return (person.local_time(now) if person else None) or ""
 
     def set_writable(self, writable: bool) -> None:
         for widget in (self.person, self.role, *self.buttons.values()):
