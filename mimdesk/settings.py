@@ -17,7 +17,12 @@ from typing import Any
 
 import tzlocal
 
-from mimdesk.domain.catalogue import Catalogue, catalogue_from_mapping
+from mimdesk.domain.catalogue import (
+    Catalogue,
+    CatalogueError,
+    catalogue_from_mapping,
+    locate,
+)
 from mimdesk.domain.directory import Directory, directory_from_entries
 from mimdesk.domain.errors import DomainError
 from mimdesk.domain.severity import DEFAULT_NAMES, LEVELS, SeverityScale
@@ -166,9 +171,13 @@ def load_catalogue(
     """The catalogue in `path`, or `last_good` (or empty) with the reason it failed."""
     fallback = last_good or Catalogue()
     try:
-        return catalogue_from_mapping(_read_toml(path)), ""
+        text = path.read_text(encoding="utf-8")
+        return catalogue_from_mapping(tomllib.loads(text)), ""
     except FileNotFoundError:
         problem = f"{path}: catalogue file not found"
+    except CatalogueError as exc:
+        line = locate(text, exc)
+        problem = f"{path}:{line}: {exc}" if line else f"{path}: {exc}"
     except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError, DomainError) as exc:
         problem = f"{path}: {exc}"
     log.warning("%s; keeping the previous catalogue", problem)

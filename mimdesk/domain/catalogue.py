@@ -1,22 +1,72 @@
-"""The service catalogue as the incident model needs it: ids, names, owners, tiers."""
+"""The service catalogue: services, the PromQL that shows their health, and how the
+wall draws them. Read from TOML the operator owns (see resources/catalogues/)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mimdesk.domain.errors import DomainError
+from mimdesk.domain.health import Thresholds
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+
+
+class CatalogueError(DomainError):
+    """A mistake in the catalogue, with where it is (service and metric number,
+    counted from 1 in file order) so the loader can name the line."""
+
+    def __init__(self, text: str, service: int = 0, metric: int = 0) -> None:
+        super().__init__(text)
+        self.service = service
+        self.metric = metric
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One PromQL expression that shows part of a service's health."""
+
+    id: str
+    name: str
+    expr: str
+    unit: str = ""
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    # Drawn on the tile's graph (at most two per tile); others only set status.
+    panel: bool = True
+    # Multiply what Prometheus returns before showing it (0.97 -> 97 %).
+    scale: float = 1.0
 
 
 @dataclass(frozen=True)
 class Service:
-    """A technical service incidents can name."""
+    """A technical service incidents can name, and the metrics that show its health."""
 
     id: str
     name: str
     owner: str = ""
     tier: int = 3
+    metrics: tuple[Metric, ...] = ()
+
+    @property
+    def panels(self) -> tuple[Metric, ...]:
+        return tuple(m for m in self.metrics if m.panel)[:2]
+
+
+@dataclass(frozen=True)
+class WallConfig:
+    """How the wall polls and draws: `[wall]` in the catalogue."""
+
+    refresh_seconds: int = 15
+    history_hours: float = 6.0
+    # The scrape interval of the targets behind the expressions.
+    scrape_interval: int = 15
+    # A sample older than this many scrape intervals is STALE.
+    stale_factor: float = 2.0
+    page_seconds: int = 20
+    tiles_per_page: int = 12
+    step_seconds: int = 15
 
 
 @dataclass(frozen=True)
@@ -24,6 +74,7 @@ class Catalogue:
     """Services by id, in the order the file lists them."""
 
     services: tuple[Service, ...] = ()
+    wall: WallConfig = field(default_factory=WallConfig)
 
     @property
     def ids(self) -> frozenset[str]:
@@ -32,25 +83,142 @@ class Catalogue:
     def get(self, service_id: str) -> Service | None:
         return next((s for s in self.services if s.id == service_id), None)
 
+    @property
+    def monitored(self) -> tuple[Service, ...]:
+        """Services with at least one metric: the wall's tiles."""
+        return tuple(s for s in self.services if s.metrics)
+
 
 def catalogue_from_mapping(data: Mapping[str, Any]) -> Catalogue:
-    """Build a catalogue from parsed TOML (`[[service]]` tables)."""
+    """Build a catalogue from parsed TOML (`[[service]]` tables, optional `[wall]`)."""
     entries = data.get("service", [])
     if not isinstance(entries, list):
-        raise DomainError("'service' must be a list of [[service]] tables")
+        raise CatalogueError("'service' must be a list of [[service]] tables")
     services: list[Service] = []
     for number, entry in enumerate(entries, start=1):
-        where = f"service #{number}"
-        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
-            raise DomainError(f"{where}: needs an 'id' string")
-        sid = entry["id"].strip()
-        if not sid or any(c.isspace() for c in sid):
-            raise DomainError(f"{where}: id {sid!r} must be one word")
-        if any(s.id == sid for s in services):
-            raise DomainError(f"{where}: id {sid!r} is used twice")
-        tier = entry.get("tier", 3)
-        if not isinstance(tier, int) or not 1 <= tier <= 4:
-            raise DomainError(f"{where} ({sid}): tier must be 1 to 4")
-        name = str(entry.get("name", sid))
-        services.append(Service(sid, name, str(entry.get("owner", "")), tier))
-    return Catalogue(tuple(services))
+        service = _service(entry, number)
+        if any(s.id == service.id for s in services):
+            raise CatalogueError(f"service id {service.id!r} is used twice", number)
+        services.append(service)
+    return Catalogue(tuple(services), _wall(data.get("wall", {})))
+
+
+def _service(entry: object, number: int) -> Service:
+    if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+        raise CatalogueError(f"service #{number} needs an 'id' string", number)
+    sid = entry["id"].strip()
+    if not _ID.match(sid):
+        raise CatalogueError(f"service id {sid!r} must be one word", number)
+    tier = entry.get("tier", 3)
+    if not isinstance(tier, int) or not 1 <= tier <= 4:
+        raise CatalogueError(f"service {sid!r}: tier must be 1 to 4", number)
+    raw_metrics = entry.get("metric", [])
+    if not isinstance(raw_metrics, list):
+        raise CatalogueError(
+            f"service {sid!r}: 'metric' must be [[service.metric]] tables", number
+        )
+    metrics: list[Metric] = []
+    for index, raw in enumerate(raw_metrics, start=1):
+        try:
+            metric = _metric(raw, index)
+        except DomainError as exc:
+            raise CatalogueError(f"service {sid!r}: {exc}", number, index) from None
+        if any(m.id == metric.id for m in metrics):
+            raise CatalogueError(
+                f"service {sid!r}: metric id {metric.id!r} is used twice", number, index
+            )
+        metrics.append(metric)
+    name = str(entry.get("name", sid))
+    owner = str(entry.get("owner", ""))
+    return Service(sid, name, owner, tier, tuple(metrics))
+
+
+def _metric(raw: object, index: int) -> Metric:
+    if not isinstance(raw, dict):
+        raise DomainError(f"metric #{index} must be a table")
+    mid = raw.get("id")
+    if not isinstance(mid, str) or not _ID.match(mid.strip()):
+        raise DomainError(f"metric #{index} needs a one-word 'id'")
+    expr = raw.get("expr")
+    if not isinstance(expr, str) or not expr.strip():
+        raise DomainError(f"metric {mid!r} needs an 'expr' (a PromQL expression)")
+    bad = raw.get("bad", "high")
+    if bad not in ("high", "low"):
+        raise DomainError(f"metric {mid!r}: bad must be 'high' or 'low', not {bad!r}")
+    levels = {key: _number(raw, key, mid) for key in ("warning", "critical")}
+    try:
+        thresholds = Thresholds(
+            levels["warning"], levels["critical"], high_is_bad=bad == "high"
+        )
+    except DomainError as exc:
+        raise DomainError(f"metric {mid!r}: {exc}") from None
+    scale = _number(raw, "scale", mid)
+    return Metric(
+        id=mid.strip(),
+        name=str(raw.get("name", mid)),
+        expr=expr.strip(),
+        unit=str(raw.get("unit", "")),
+        thresholds=thresholds,
+        panel=bool(raw.get("panel", True)),
+        scale=1.0 if scale is None else scale,
+    )
+
+
+def _number(raw: Mapping[str, Any], key: str, mid: str) -> float | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise DomainError(f"metric {mid!r}: {key} must be a number, not {value!r}")
+    return float(value)
+
+
+_WALL_LIMITS: dict[str, tuple[type, float, float]] = {
+    "refresh_seconds": (int, 1, 3600),
+    "history_hours": (float, 0.1, 24 * 31),
+    "scrape_interval": (int, 1, 3600),
+    "stale_factor": (float, 1, 100),
+    "page_seconds": (int, 3, 3600),
+    "tiles_per_page": (int, 1, 96),
+    "step_seconds": (int, 1, 86400),
+}
+
+
+def _wall(raw: object) -> WallConfig:
+    if not isinstance(raw, dict):
+        raise CatalogueError("[wall] must be a table")
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in _WALL_LIMITS:
+            raise CatalogueError(f"[wall]: unknown setting {key!r}")
+        kind, low, high = _WALL_LIMITS[key]
+        number_ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number_ok or (kind is int and not isinstance(value, int)):
+            raise CatalogueError(f"[wall]: {key} must be a {kind.__name__}")
+        if not low <= value <= high:
+            raise CatalogueError(f"[wall]: {key} must be from {low:g} to {high:g}")
+        values[key] = kind(value)
+    return WallConfig(**values)
+
+
+def locate(text: str, error: CatalogueError) -> int | None:
+    """The line (from 1) of the service or metric table an error is about."""
+    if not error.service:
+        return None
+    services = 0
+    metrics = 0
+    line_of_service: int | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = line.strip()
+        if header.startswith("[[service]]"):
+            services += 1
+            metrics = 0
+            if services == error.service:
+                line_of_service = number
+                if not error.metric:
+                    return number
+        elif header.startswith("[[service.metric]]") and services == error.service:
+            metrics += 1
+            if metrics == error.metric:
+                return number
+    return line_of_service

@@ -1,0 +1,35 @@
+"""Errors every connector raises: transient (try again later) or permanent
+(a person must change something). Messages say what failed and what to do."""
+
+from __future__ import annotations
+
+
+class ConnectorError(Exception):
+    """A remote system could not do what was asked."""
+
+    transient = False
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class Unreachable(ConnectorError):
+    """The server could not be reached at all: refused, DNS, network, timeout."""
+
+    transient = True
+
+
+class Transient(ConnectorError):
+    """The server answered but asked to be asked again later (503, 429, 502...)."""
+
+    transient = True
+
+
+class Permanent(ConnectorError):
+    """The request itself is wrong and will fail the same way every time."""
+
+
+class AuthFailed(Permanent):
+    """Credentials missing, wrong, expired or revoked."""

@@ -1,0 +1,50 @@
+"""Secrets (tokens, passwords) from the system keyring, never from files.
+
+Where no keyring works (a kiosk with no desktop session), secrets come from the
+environment for this run only, and the caller is told so it can say it on screen.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+
+import keyring
+import keyring.errors
+
+log = logging.getLogger(__name__)
+
+SERVICE = "mimdesk"
+
+
+def env_name(key: str) -> str:
+    """The environment variable that may carry a secret: MIMDESK_SECRET_<KEY>."""
+    return "MIMDESK_SECRET_" + re.sub(r"[^A-Z0-9]+", "_", key.upper()).strip("_")
+
+
+def get_secret(key: str) -> tuple[str | None, str]:
+    """The secret stored under `key`, and a problem to show (empty when none).
+
+    The environment wins, so a kiosk can run without a keyring."""
+    from_env = os.environ.get(env_name(key))
+    if from_env:
+        return from_env, ""
+    try:
+        return keyring.get_password(SERVICE, key), ""
+    except keyring.errors.KeyringError as exc:
+        log.warning("no usable system keyring (%s); secrets not persisted", exc)
+        return None, (
+            f"no system keyring ({type(exc).__name__}): secrets cannot be stored; "
+            f"set {env_name(key)} for this run"
+        )
+
+
+def set_secret(key: str, value: str) -> str:
+    """Store a secret; returns a problem to show, or empty on success."""
+    try:
+        keyring.set_password(SERVICE, key, value)
+        return ""
+    except keyring.errors.KeyringError as exc:
+        log.warning("cannot store a secret in the keyring: %s", exc)
+        return f"no system keyring: secret not stored (set {env_name(key)} instead)"
