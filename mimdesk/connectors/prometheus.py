@@ -90,7 +90,9 @@ class PrometheusClient:
         self._backoff = backoff
         self._session = requests.Session()
         self._session.headers["Accept"] = "application/json"
-        self._session.verify = ca_file or True
+        # Passed with every request: a session-level setting loses to
+        # REQUESTS_CA_BUNDLE in the environment (psf/requests#3829).
+        self._verify: str | bool = ca_file or True
         if auth and auth.token:
             self._session.headers["Authorization"] = f"Bearer {auth.token}"
         elif auth and auth.username:
@@ -156,7 +158,9 @@ class PrometheusClient:
     def _get_once(self, path: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
         url = self.base_url + path
         try:
-            response = self._session.get(url, params=params, timeout=self.timeout)
+            response = self._session.get(
+                url, params=params, timeout=self.timeout, verify=self._verify
+            )
         except requests.exceptions.SSLError as exc:
             raise Permanent(
                 f"TLS check failed for {self.base_url}: {_reason(exc)} (set the CA "
@@ -198,7 +202,7 @@ class PrometheusClient:
                 raise Permanent(f"Prometheus answered with unknown resultType {kind!r}")
         except (DomainError, TypeError, ValueError, KeyError, IndexError) as exc:
             raise Permanent(f"Prometheus answered with malformed data: {exc}") from None
-        notes = (f"+{hidden:,} series hidden",) if hidden else ()
+        notes = (f"+{hidden} series hidden",) if hidden else ()
         return QueryResult(kind, series, warnings, infos, hidden, notes=notes)
 
 
@@ -213,6 +217,10 @@ def _number(value: float) -> str:
 
 def _reason(exc: Exception) -> str:
     text = str(exc.args[0] if exc.args else exc)
+    if "certificate verify failed" in text:
+        return "certificate verify failed" + text.split("certificate verify failed")[
+            1
+        ].split("(")[0].rstrip(" ')")
     for marker in ("Connection refused", "Name or service not known", "timed out"):
         if marker in text:
             return marker.lower()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from .servers import Server, node_exporter, prometheus, wait_for_samples
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -42,3 +44,18 @@ def mimdesk(data_dir: Path, config: Path) -> Run:
         )
 
     return run
+
+
+@pytest.fixture
+def node_and_prometheus(tmp_path: Path) -> Iterator[tuple[Server, Server]]:
+    """node_exporter and a Prometheus scraping it every second, both on loopback."""
+    exporter = node_exporter(tmp_path)
+    exporter.start()
+    prom = prometheus(tmp_path, [f"127.0.0.1:{exporter.port}"])
+    try:
+        prom.start()
+        wait_for_samples(prom.url)
+        yield exporter, prom
+    finally:
+        prom.stop()
+        exporter.stop()

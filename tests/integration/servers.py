@@ -1,0 +1,122 @@
+"""Real monitoring servers on loopback for integration tests: node_exporter and a
+Prometheus scraping it every second. Under CI a missing binary fails the test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+SCRAPE_INTERVAL_S = 1
+
+
+def binary(*names: str) -> str:
+    """The first of `names` on PATH; missing is a failure under CI, else a skip."""
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    text = f"{names[0]} is not installed (apt-get install {names[0]})"
+    if os.environ.get("CI"):
+        pytest.fail(text)
+    pytest.skip(text)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited: {log.read_text()[-2000:]}")
+        try:
+            if requests.get(url, timeout=1).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not become ready: {log.read_text()[-2000:]}")
+
+
+@dataclass
+class Server:
+    """A started server process that can be stopped and started again."""
+
+    command: list[str]
+    ready_path: str
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes] | None = field(default=None)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        handle = self.log.open("ab")
+        self.process = subprocess.Popen(
+            self.command, stdout=handle, stderr=subprocess.STDOUT
+        )
+        handle.close()
+        wait_ready(self.url + self.ready_path, self.process, self.log)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def node_exporter(folder: Path) -> Server:
+    port = free_port()
+    command = [
+        binary("prometheus-node-exporter", "node_exporter"),
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    return Server(command, "/metrics", port, folder / "node_exporter.log")
+
+
+def prometheus(folder: Path, targets: list[str]) -> Server:
+    port = free_port()
+    config = folder / "prometheus.yml"
+    listed = ", ".join(f"'{t}'" for t in targets)
+    config.write_text(
+        f"global:\n  scrape_interval: {SCRAPE_INTERVAL_S}s\n"
+        f"  evaluation_interval: {SCRAPE_INTERVAL_S}s\n"
+        "scrape_configs:\n  - job_name: node\n"
+        f"    static_configs:\n      - targets: [{listed}]\n"
+    )
+    command = [
+        binary("prometheus"),
+        f"--config.file={config}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        f"--storage.tsdb.path={folder / 'tsdb'}",
+    ]
+    return Server(command, "/-/ready", port, folder / "prometheus.log")
+
+
+def wait_for_samples(url: str, query: str = "up", timeout: float = 20) -> None:
+    """Block until Prometheus has scraped at least once."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        answer = requests.get(url + "/api/v1/query", params={"query": query}, timeout=2)
+        if answer.json()["data"]["result"]:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"no samples for {query} after {timeout} s")
