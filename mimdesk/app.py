@@ -1,4 +1,5 @@
-"""Composition root for the console window: settings, store and UI wired together."""
+"""Composition root for the windows: settings, store, health poller and UI wired
+together."""
 
 from __future__ import annotations
 
@@ -6,19 +7,33 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mimdesk import logs
 from mimdesk.clock import MonotonicClock
-from mimdesk.paths import resolve
+from mimdesk.domain.catalogue import Catalogue
+from mimdesk.paths import Paths, resolve
 from mimdesk.policy import load_policies
-from mimdesk.settings import load_catalogue, load_settings, people_directory
+from mimdesk.settings import (
+    Settings,
+    load_catalogue,
+    load_settings,
+    people_directory,
+    resolve_zone,
+)
 from mimdesk.store import backup
 from mimdesk.store.db import StoreError
 from mimdesk.store.store import Store, StoreDamaged
 
+if TYPE_CHECKING:
+    from mimdesk.ui.health_feed import HealthFeed
+
 log = logging.getLogger(__name__)
+
+POLLER_STOP_S = 10.0
 
 
 def _open_store(paths_store: Path, backups: Path, recovery: Path) -> tuple[Store, str]:
@@ -70,6 +85,9 @@ def run_gui(args: argparse.Namespace) -> int:
 
     from mimdesk.ui.console import ConsoleContext
     from mimdesk.ui.main import run_console
+    from mimdesk.ui.wall_main import application
+
+    application(loaded.settings.theme)  # before the poller's first state arrives
 
     try:
         store, damage = _open_store(paths.store, paths.backups, paths.recovery)
@@ -85,11 +103,92 @@ def run_gui(args: argparse.Namespace) -> int:
 
         seed(store, clock.now())
     store.backup_if_due()
+    feed, stop_health = start_health(loaded.settings, catalogue, paths, demo=args.demo)
     ctx = ConsoleContext(
         store, loaded.settings, catalogue, clock, args.demo, banners, directory,
         roles=policies.roles, targets=policies.targets, regimes=policies.regimes,
+        health=feed,
     )  # fmt: skip
+    size = getattr(args, "size", None)
     try:
-        return run_console(ctx, theme=loaded.settings.theme, screenshot=screenshot)
+        return run_console(
+            ctx, theme=loaded.settings.theme, screenshot=screenshot, size=size
+        )
     finally:
+        stop_health()
         store.close()
+
+
+def start_health(
+    settings: Settings, catalogue: Catalogue, paths: Paths, *, demo: bool
+) -> tuple[HealthFeed, Callable[[], None]]:
+    """The health poller on its thread, its states carried to the GUI by a feed,
+    and what stops it (call once the QApplication exists, stop before it goes)."""
+    from mimdesk.sync.health import PollerThread, open_health
+    from mimdesk.ui.health_feed import HealthFeed
+
+    poller = open_health(settings, catalogue, paths.data_dir, demo=demo)
+    feed = HealthFeed(poller.state(), refresh_now=lambda: thread.refresh_now())
+    interval = catalogue.wall.refresh_seconds
+    thread = PollerThread(poller, feed.publish, interval)
+    thread.start()
+
+    def stop() -> None:
+        thread.stop(POLLER_STOP_S)
+        poller.close()
+
+    return feed, stop
+
+
+def run_wall(
+    paths: Paths, settings: Settings, catalogue: Catalogue, args: argparse.Namespace
+) -> int:
+    """`mimdesk wall`: the wallboard, fed by the health poller."""
+    problem = _no_display()
+    if problem:
+        print(problem.replace("the console", "the wall"), file=sys.stderr)
+        return 2
+    from mimdesk.ui.wall_main import application
+    from mimdesk.ui.wall_main import run_wall as show_wall
+
+    application(settings.theme)
+    feed, stop_health = start_health(settings, catalogue, paths, demo=args.demo)
+    try:
+        return show_wall(
+            feed,
+            theme=settings.theme,
+            zone=resolve_zone(settings.timezone),
+            config=catalogue.wall,
+            screen=args.screen or settings.wall_screen,
+        )
+    finally:
+        stop_health()
+
+
+def save_view(
+    paths: Paths, settings: Settings, catalogue: Catalogue, args: argparse.Namespace
+) -> int:
+    """`mimdesk screenshot`: one refresh, one view drawn offscreen, saved as PNG."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if args.view == "console":
+        args.screenshot = args.output
+        return run_gui(args)
+    from mimdesk.sync.health import open_health
+    from mimdesk.ui.health_feed import HealthFeed
+    from mimdesk.ui.wall_main import application, save_picture, view_widget
+
+    application(settings.theme)
+    poller = open_health(settings, catalogue, paths.data_dir, demo=args.demo)
+    try:
+        feed = HealthFeed(poller.refresh())
+    finally:
+        poller.close()
+    widget = view_widget(
+        args.view,
+        feed,
+        theme=settings.theme,
+        zone=resolve_zone(settings.timezone),
+        config=catalogue.wall,
+    )
+    save_picture(widget, args.size, Path(args.output))
+    return 0

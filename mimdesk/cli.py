@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from mimdesk import __version__, logs
+from mimdesk.cli_health import add_parsers as add_health_commands
+from mimdesk.cli_wall import add_commands as add_wall_commands
 from mimdesk.domain import incident as model
 from mimdesk.domain import roster as roster_model
 from mimdesk.domain.directory import Directory
@@ -638,6 +640,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not recover later events from the file being replaced",
     )
     p.set_defaults(func=cmd_store_restore)
+    add_wall_commands(sub, common)
+    add_health_commands(sub, common)
     return parser
 
 

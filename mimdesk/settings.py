@@ -32,6 +32,7 @@ from mimdesk.resources import resource
 log = logging.getLogger(__name__)
 
 THEMES = ("dark", "light")
+PROMETHEUS_AUTH = ("none", "bearer", "basic")
 
 
 def _default_operator() -> str:
@@ -39,6 +40,17 @@ def _default_operator() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "operator"
+
+
+@dataclass(frozen=True)
+class PrometheusSettings:
+    """`[prometheus]`: the server the wall reads. The token or password is kept in
+    the keyring under "prometheus", never here."""
+
+    url: str = ""
+    ca_file: Path | None = None
+    auth: str = "none"
+    username: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,9 @@ class Settings:
     roles: Path | None = None
     # Regulations whose report clocks run for major incidents ("dora", "nis2"...).
     regulations: tuple[str, ...] = ()
+    prometheus: PrometheusSettings = field(default_factory=PrometheusSettings)
+    # The screen `mimdesk wall` fills, by name (`xrandr` lists them: "HDMI-1").
+    wall_screen: str | None = None
 
 
 @dataclass(frozen=True)
@@ -135,9 +150,18 @@ def _settings_from(data: dict[str, Any], path: Path) -> Loaded:
             values["regulations"] = tuple(r.strip().lower() for r in regulations)
         else:
             problem("regulations", f'must be a list like ["dora"], not {regulations!r}')
+    wall_screen = data.pop("wall_screen", None)
+    if wall_screen is not None:
+        if isinstance(wall_screen, str) and wall_screen.strip():
+            values["wall_screen"] = wall_screen.strip()
+        else:
+            problem("wall_screen", f"must be a screen name, not {wall_screen!r}")
     names = data.pop("severity_names", None)
     if names is not None:
         values["severity"] = _severity_names(names, path, problems)
+    prometheus = data.pop("prometheus", None)
+    if prometheus is not None:
+        values["prometheus"] = _prometheus(prometheus, path, problems)
     problems += [f"{path}: unknown setting {key!r} ignored" for key in data]
     for text in problems:
         log.warning("%s", text)
@@ -163,6 +187,38 @@ def _severity_names(names: object, path: Path, problems: list[str]) -> SeverityS
                 "and a non-empty name)"
             )
     return SeverityScale(merged)
+
+
+def _prometheus(raw: object, path: Path, problems: list[str]) -> PrometheusSettings:
+    if not isinstance(raw, dict):
+        problems.append(f"{path}: prometheus must be a table like [prometheus]")
+        return PrometheusSettings()
+    values: dict[str, Any] = {}
+    url = raw.pop("url", "")
+    if isinstance(url, str) and (not url or url.startswith(("http://", "https://"))):
+        values["url"] = url.strip()
+    else:
+        problems.append(f"{path}: prometheus.url must start with http(s)://: {url!r}")
+    auth = raw.pop("auth", "none")
+    if auth in PROMETHEUS_AUTH:
+        values["auth"] = auth
+    else:
+        problems.append(
+            f"{path}: prometheus.auth must be one of {', '.join(PROMETHEUS_AUTH)}, "
+            f"not {auth!r}"
+        )
+    for key in ("ca_file", "username"):
+        value = raw.pop(key, None)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.strip():
+            problems.append(f"{path}: prometheus.{key} must be text, not {value!r}")
+        elif key == "ca_file":
+            values[key] = (path.parent / Path(value).expanduser()).resolve()
+        else:
+            values[key] = value.strip()
+    problems += [f"{path}: unknown setting prometheus.{key} ignored" for key in raw]
+    return PrometheusSettings(**values)
 
 
 def load_catalogue(

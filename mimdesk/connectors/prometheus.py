@@ -329,10 +329,25 @@ def _matrix(raw: object) -> tuple[tuple[Series, ...], int]:
         pairs = entry.get("values") or []
         if not isinstance(pairs, list):
             raise DomainError("series values must be a list")
-        times = tuple(float(p[0]) for p in pairs)
-        values = tuple(parse_value(p[1]) for p in pairs)
+        times, values = _columns(pairs)
         series.append(Series(_labels(entry), times, values))
     return tuple(series), hidden
+
+
+def _columns(pairs: list[Any]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Times and values of a matrix series. Python's float() reads 'NaN', '+Inf'
+    and '-Inf' itself, so the common case needs no per-sample call of ours; any
+    unreadable sample sends the whole series through the strict parser."""
+    try:
+        stamps, texts = zip(*pairs, strict=True) if pairs else ((), ())
+        times = tuple(map(float, stamps))
+        if all(isinstance(t, str) for t in texts):
+            return times, tuple(map(float, texts))
+    except (TypeError, ValueError):
+        pass
+    if any(not isinstance(p, list) or len(p) != 2 for p in pairs):
+        raise DomainError("each sample must be [time, value]")
+    return tuple(float(p[0]) for p in pairs), tuple(parse_value(p[1]) for p in pairs)
 
 
 def _top(

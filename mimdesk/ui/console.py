@@ -18,7 +18,9 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QPushButton,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -36,6 +38,7 @@ from mimdesk.domain.roster import RolePolicy, Roster
 from mimdesk.domain.severity import LEVELS
 from mimdesk.domain.targets import DEFAULT_POLICY, TargetPolicy
 from mimdesk.domain.times import format_clock
+from mimdesk.domain.wall import WallState
 from mimdesk.report import clock_json
 from mimdesk.settings import Settings, resolve_zone
 from mimdesk.store import backup
@@ -48,6 +51,8 @@ from mimdesk.ui.clock_panel import MilestoneClock
 from mimdesk.ui.compose import ComposeBar
 from mimdesk.ui.declare_dialog import DeclareDialog
 from mimdesk.ui.header import IncidentHeader
+from mimdesk.ui.health_feed import HealthFeed
+from mimdesk.ui.health_view import HealthView, summary
 from mimdesk.ui.incident_list import IncidentList, IncidentListModel
 from mimdesk.ui.roster_panel import RosterPanel
 from mimdesk.ui.theme import THEMES, Theme, apply_theme
@@ -82,6 +87,7 @@ class ConsoleContext:
     roles: RolePolicy = field(default_factory=RolePolicy)
     targets: TargetPolicy = DEFAULT_POLICY
     regimes: list[Regime] = field(default_factory=list)
+    health: HealthFeed | None = None
 
 
 class ConsoleWindow(QMainWindow):
@@ -168,7 +174,13 @@ class ConsoleWindow(QMainWindow):
         layout.setContentsMargins(10, 8, 10, 6)
         self.banners = BannerStack(self.theme, self._banner_texts(), central)
         layout.addWidget(self.banners)
-        layout.addWidget(splitter, 1)
+        self.views = QStackedWidget()
+        self.views.addWidget(splitter)
+        self.health_view = HealthView(
+            self.ctx.health, self.theme, self.zone, self.ctx.catalogue.wall
+        )
+        self.views.addWidget(self.health_view)
+        layout.addWidget(self.views, 1)
         self.setCentralWidget(central)
 
     def _middle(self) -> QSplitter:
@@ -278,6 +290,8 @@ class ConsoleWindow(QMainWindow):
             self.toggle_zone,
         )
         self._action(view, "&Full screen", "F11", self.toggle_full_screen)
+        health = self._action(view, "&Health view", "F2", self.toggle_health)
+        health.setShortcuts([QKeySequence("F2"), QKeySequence("Ctrl+H")])
         view.addSeparator()
         self._action(view, "&Larger text", "Ctrl+=", partial(self.zoom_by, 1))
         self._action(view, "&Smaller text", "Ctrl+-", partial(self.zoom_by, -1))
@@ -292,6 +306,15 @@ class ConsoleWindow(QMainWindow):
         self.connection_label.setObjectName("ConnectionState")
         self.zone_label = QLabel()
         self.clock_label = QLabel()
+        feed = self.ctx.health
+        self.health_button = QPushButton(summary(feed.latest if feed else None))
+        self.health_button.setObjectName("HealthSummary")
+        self.health_button.setFlat(True)
+        self.health_button.setToolTip("Health view (F2 or Ctrl+H)")
+        self.health_button.clicked.connect(self._on_health_button_clicked)
+        if feed is not None:
+            feed.state_changed.connect(self._on_health_state_changed)
+        bar.addPermanentWidget(self.health_button)
         for widget in (
             self.store_label,
             self.connection_label,
@@ -727,6 +750,7 @@ class ConsoleWindow(QMainWindow):
         ):
             widget.theme = self.theme
         self.banners.set_theme(self.theme)
+        self.health_view.set_look(self.theme, self.text_scale)
         self._style_error()
         self.reload()
 
@@ -752,6 +776,7 @@ class ConsoleWindow(QMainWindow):
             self.text_scale = scale
             self._apply_theme()
             self.clock_panel.set_scale(scale)
+            self.health_view.set_look(self.theme, scale)
             # Column widths depend on the font: size them once it has applied.
             QTimer.singleShot(0, self._show_selected)
 
@@ -772,6 +797,16 @@ class ConsoleWindow(QMainWindow):
         self.header.zone = self.timeline.zone = self.clock_panel.zone = self.zone
         self.reload()
         self._on_timer_timeout()
+
+    def toggle_health(self) -> None:
+        """Switch between the incident views and the Health view (F2, Ctrl+H)."""
+        self.views.setCurrentIndex(1 - self.views.currentIndex())
+
+    def _on_health_button_clicked(self) -> None:
+        self.toggle_health()
+
+    def _on_health_state_changed(self, state: WallState) -> None:
+        self.health_button.setText(summary(state))
 
     def toggle_full_screen(self) -> None:
         self.showNormal() if self.isFullScreen() else self.showFullScreen()

@@ -24,8 +24,11 @@ def run_console(
     theme: str,
     fatal: str | None = None,
     screenshot: Path | None = None,
+    size: tuple[int, int] | None = None,
 ) -> int:
-    """Show the console on `ctx` until it closes; or, with no ctx, say `fatal`."""
+    """Show the console on `ctx` until it closes; or, with no ctx, say `fatal`.
+
+    With `screenshot`, save the first painted frame (at `size`) there and quit."""
     qtlog.install()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
@@ -36,6 +39,8 @@ def run_console(
         QMessageBox.critical(None, "MIMDesk cannot open its store", fatal or "")
         return EXIT_STORE
     window = ConsoleWindow(ctx)
+    if size is not None:
+        window.resize(*size)
     if screenshot is not None:
         ScreenshotOnPaint.attach(window, screenshot)
     window.show()

@@ -1,0 +1,379 @@
+"""The metric cache: samples the wall draws, kept in their own SQLite file.
+
+Samples live apart from the incident journal (`cache.sqlite` beside the store), so
+the journal never grows with monitoring data and the cache can be deleted at any
+time. A value is stored as REAL, and its Prometheus spelling as TEXT when it is not
+finite, because SQLite binds NaN as NULL (case C01). An empty answer writes nothing
+(no synthetic zero, case C04).
+
+A cache is used by one thread at a time: the poller's. Its connection is not shared.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import math
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mimdesk.domain.catalogue import Catalogue
+from mimdesk.domain.series import Series, parse_value, raw_value
+from mimdesk.domain.wall import Cached, Link, SourceState
+from mimdesk.store.db import StoreError, connect, wrap
+
+log = logging.getLogger(__name__)
+
+CACHE_FILE = "cache.sqlite"
+
+# Bump when the tables change: the cache is then dropped and fetched again.
+SCHEMA = 2
+_SERIES = """
+CREATE TABLE IF NOT EXISTS series (
+    id INTEGER PRIMARY KEY,
+    service TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    UNIQUE (service, metric, labels)
+)
+"""
+# Keyed by a small series id, so each sample row is a few numbers.
+_SAMPLES = """
+CREATE TABLE IF NOT EXISTS samples (
+    series INTEGER NOT NULL,
+    t REAL NOT NULL,
+    value REAL,
+    raw TEXT,
+    sample_time REAL,
+    PRIMARY KEY (series, t)
+) WITHOUT ROWID
+"""
+_FETCHES = """
+CREATE TABLE IF NOT EXISTS fetches (
+    service TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    expr TEXT NOT NULL DEFAULT '',
+    last_start REAL,
+    last_end REAL,
+    fetched_at REAL,
+    step INTEGER,
+    empty_now INTEGER NOT NULL DEFAULT 0,
+    warnings TEXT NOT NULL DEFAULT '[]',
+    notes TEXT NOT NULL DEFAULT '[]',
+    error TEXT NOT NULL DEFAULT '',
+    complete INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (service, metric)
+)
+"""
+_SOURCE = """
+CREATE TABLE IF NOT EXISTS source (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    name TEXT NOT NULL,
+    demo INTEGER NOT NULL,
+    link TEXT NOT NULL,
+    last_success REAL,
+    message TEXT NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True)
+class FetchState:
+    """What the last fetch of one metric covered and how it went."""
+
+    expr: str
+    start: float | None
+    end: float | None
+    fetched_at: float | None
+    step: int | None
+    # False when the answer came with warnings (partial data, case C07).
+    complete: bool
+    error: str
+
+
+class MetricCache:
+    """Samples per (service, metric, label set, time), fetch state per metric, and
+    the source's last known state. Not thread-safe: one thread uses it."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path | None = None) -> None:
+        self._conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path) -> MetricCache:
+        """Open (or create) the cache file; its folder is created if missing."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = connect(path)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(
+                f"cannot open the metric cache {path}: {exc} (delete the file to "
+                "start afresh; it holds nothing that cannot be fetched again)"
+            ) from exc
+        # Samples can be fetched again: durability of the last commit matters less
+        # than for the journal.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA:
+            # Written by another version: nothing here that cannot be fetched again.
+            for table in ("samples", "series", "fetches", "source"):
+                conn.execute(f"DROP TABLE IF EXISTS {table}")
+            conn.execute(f"PRAGMA user_version = {SCHEMA}")
+        db = wrap(conn)
+        for statement in (_SERIES, _SAMPLES, _FETCHES, _SOURCE):
+            db.execute(statement)
+        return cls(conn, path)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    # --- writing ------------------------------------------------------------
+
+    def write(
+        self,
+        service: str,
+        metric: str,
+        series: Sequence[Series],
+        *,
+        start: float,
+        end: float,
+        fetched_at: float,
+        expr: str = "",
+        step: int | None = None,
+        warnings: Sequence[str] = (),
+        notes: Sequence[str] = (),
+    ) -> int:
+        """Store one answer for the window [start, end]; returns rows written.
+
+        Points already cached inside the window are replaced by the answer's. An
+        empty answer keeps them (the last known value stays shown with its age)
+        and marks the metric as having no data now."""
+        with self._transaction() as conn:
+            rows = []
+            if series:
+                conn.execute(
+                    "DELETE FROM samples WHERE series IN (SELECT id FROM series "
+                    "WHERE service = ? AND metric = ?) AND t >= ? AND t <= ?",
+                    (service, metric, start, end),
+                )
+                for one in series:
+                    rows += _rows(self._series_id(service, metric, one.labels), one)
+                conn.executemany(
+                    "INSERT OR REPLACE INTO samples VALUES (?, ?, ?, ?, ?)", rows
+                )
+            conn.execute(
+                "INSERT OR REPLACE INTO fetches VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?)",
+                (
+                    service, metric, expr, start, end, fetched_at, step,
+                    int(not rows), json.dumps(list(warnings)),
+                    json.dumps(list(notes)), int(not warnings),
+                ),
+            )  # fmt: skip
+        return len(rows)
+
+    def _series_id(
+        self, service: str, metric: str, labels: Iterable[tuple[str, str]]
+    ) -> int:
+        key = _labels_text(labels)
+        self._conn.execute(
+            "INSERT OR IGNORE INTO series (service, metric, labels) VALUES (?, ?, ?)",
+            (service, metric, key),
+        )
+        row = self._conn.execute(
+            "SELECT id FROM series WHERE service = ? AND metric = ? AND labels = ?",
+            (service, metric, key),
+        ).fetchone()
+        return int(row[0])
+
+    def record_error(self, service: str, metric: str, text: str) -> None:
+        """A query problem for this metric alone; its cached samples stay."""
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO fetches (service, metric, error) VALUES (?, ?, ?) "
+                "ON CONFLICT (service, metric) DO UPDATE SET error = excluded.error",
+                (service, metric, text),
+            )
+
+    def prune(self, before: float) -> int:
+        """Drop samples older than `before` (the retention bound); returns how many."""
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                "DELETE FROM samples WHERE series IN (SELECT id FROM series) AND t < ?",
+                (before,),
+            )
+            conn.execute(
+                "DELETE FROM series WHERE NOT EXISTS "
+                "(SELECT 1 FROM samples WHERE samples.series = series.id)"
+            )
+        removed = cursor.rowcount
+        if removed:
+            log.debug("metric cache: pruned %s samples before %s", removed, before)
+        return removed
+
+    def forget(self, service: str, metric: str) -> None:
+        """Drop one metric's samples and fetch state (its expression changed)."""
+        with self._transaction() as conn:
+            conn.execute(
+                "DELETE FROM samples WHERE series IN (SELECT id FROM series "
+                "WHERE service = ? AND metric = ?)",
+                (service, metric),
+            )
+            for table in ("series", "fetches"):
+                conn.execute(
+                    f"DELETE FROM {table} WHERE service = ? AND metric = ?",
+                    (service, metric),
+                )
+
+    def clear(self) -> None:
+        """Forget everything (the wall now reads another source)."""
+        with self._transaction() as conn:
+            for table in ("samples", "series", "fetches", "source"):
+                conn.execute(f"DELETE FROM {table}")
+
+    # --- reading ------------------------------------------------------------
+
+    def fetch_state(self, service: str, metric: str) -> FetchState | None:
+        row = self._conn.execute(
+            "SELECT expr, last_start, last_end, fetched_at, step, complete, error "
+            "FROM fetches WHERE service = ? AND metric = ?",
+            (service, metric),
+        ).fetchone()
+        if row is None:
+            return None
+        return FetchState(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6])
+
+    def last_end(
+        self, service: str, metric: str, expr: str | None = None
+    ) -> float | None:
+        """Where the last fetch ended; None if never, or if `expr` has changed
+        since (the cached samples then answer another question)."""
+        state = self.fetch_state(service, metric)
+        if state is None or (expr is not None and state.expr != expr):
+            return None
+        return state.end
+
+    def read(self, service: str, metric: str, since: float) -> Cached:
+        """The metric's series from `since` on, with what the last fetch said."""
+        rows = self._conn.execute(
+            "SELECT s.labels, p.t, p.value, p.raw, p.sample_time "
+            "FROM series s JOIN samples p ON p.series = s.id "
+            "WHERE s.service = ? AND s.metric = ? AND p.t >= ? ORDER BY s.id, p.t",
+            (service, metric, since),
+        ).fetchall()
+        series = tuple(_series(rows))
+        meta = self._conn.execute(
+            "SELECT empty_now, warnings, notes, error FROM fetches "
+            "WHERE service = ? AND metric = ?",
+            (service, metric),
+        ).fetchone()
+        if meta is None:
+            return Cached(series)
+        empty_now, warnings, notes, error = meta
+        return Cached(
+            series,
+            bool(empty_now),
+            tuple(json.loads(warnings)),
+            error,
+            tuple(json.loads(notes)),
+        )
+
+    def read_all(
+        self, catalogue: Catalogue, since: float
+    ) -> dict[str, dict[str, Cached]]:
+        """Every catalogue metric's cache entry: {service: {metric: Cached}}."""
+        return {
+            service.id: {
+                m.id: self.read(service.id, m.id, since) for m in service.metrics
+            }
+            for service in catalogue.monitored
+        }
+
+    def count(self) -> int:
+        """How many samples the cache holds."""
+        row = self._conn.execute("SELECT count(*) FROM samples").fetchone()
+        return int(row[0])
+
+    # --- the source ---------------------------------------------------------
+
+    def save_source(self, state: SourceState) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO source VALUES (1, ?, ?, ?, ?, ?)",
+                (
+                    state.name,
+                    int(state.demo),
+                    state.link.value,
+                    state.last_success,
+                    state.message,
+                ),
+            )
+
+    def load_source(self) -> SourceState | None:
+        row = self._conn.execute(
+            "SELECT name, demo, link, last_success, message FROM source"
+        ).fetchone()
+        if row is None:
+            return None
+        name, demo, link, last_success, message = row
+        try:
+            known = Link(link)
+        except ValueError:
+            known = Link.UNKNOWN
+        return SourceState(name, known, bool(demo), last_success, message)
+
+
+def _labels_text(labels: Iterable[tuple[str, str]]) -> str:
+    return json.dumps(sorted(labels), separators=(",", ":"))
+
+
+def _rows(series_id: int, one: Series) -> list[tuple[object, ...]]:
+    """Sample rows; a non-finite value is kept by its spelling (NaN binds as NULL)."""
+    finite = math.isfinite
+    sample_times = one.sample_times or (None,) * len(one.times)
+    return [
+        (series_id, t, v, None, s)
+        if finite(v)
+        else (series_id, t, None, raw_value(v), s)
+        for t, v, s in zip(one.times, one.values, sample_times, strict=True)
+    ]
+
+
+def _series(rows: Sequence[Sequence[Any]]) -> Iterator[Series]:
+    """Series from rows ordered by series, then time."""
+    for key, group in itertools.groupby(rows, key=lambda row: row[0]):
+        _, times, values, raws, sampled = zip(*group, strict=True)
+        labels = tuple((str(k), str(v)) for k, v in json.loads(key))
+        yield Series(
+            labels,
+            times,
+            tuple(
+                _value(v, r) if r is not None or v is None else v
+                for v, r in zip(values, raws, strict=True)
+            ),
+            sampled,
+        )
+
+
+def _value(value: object, raw: object) -> float:
+    if raw is not None:
+        return parse_value(raw)
+    if isinstance(value, (int, float)):
+        return float(value)
+    # NULL with no spelling: written by something else; not a number, not zero.
+    return math.nan

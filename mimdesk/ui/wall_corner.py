@@ -1,0 +1,68 @@
+"""The source's state in words: connected or not, and when data last arrived."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, tzinfo
+
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
+
+from mimdesk.domain.times import format_clock, format_instant
+from mimdesk.domain.wall import Link, SourceState
+from mimdesk.ui.theme import Theme, pill
+
+
+def link_words(source: SourceState) -> tuple[str, str]:
+    """The connection badge's text and the theme colour it is drawn in."""
+    if source.demo:
+        return "DEMO", "demo"
+    if source.link is Link.CONNECTED:
+        return "CONNECTED", "status_resolved"
+    if source.link is Link.UNKNOWN:
+        return "CONNECTING", "muted"
+    return source.link.value.upper(), "danger"
+
+
+def last_refresh_words(source: SourceState, zone: tzinfo, now: float) -> str:
+    """'Last refresh 14:05:09 GMT · 14:05:09 UTC', with the date if not today."""
+    if source.last_success is None:
+        return "No successful refresh yet"
+    when = datetime.fromtimestamp(source.last_success, UTC)
+    today = datetime.fromtimestamp(now, UTC).astimezone(zone).date()
+    if when.astimezone(zone).date() == today:
+        local = format_clock(when, zone, seconds=True)
+    else:
+        local = format_instant(when, zone)
+    utc = format_clock(when, UTC, seconds=True)
+    if when.astimezone(zone).utcoffset() == timedelta(0) and local == utc:
+        return f"Last refresh {local}"  # the zone is UTC (or GMT in winter)
+    return f"Last refresh {local} \u00b7 {utc}"
+
+
+class SourceStatus(QWidget):
+    """Badge (CONNECTED, UNREACHABLE, DEMO...), the problem, the last refresh."""
+
+    def __init__(self, theme: Theme, zone: tzinfo) -> None:
+        super().__init__()
+        self.setObjectName("SourceStatus")
+        self.theme, self.zone = theme, zone
+        self.link = QLabel()
+        self.link.setObjectName("LinkState")
+        self.message = QLabel()
+        self.message.setObjectName("LinkMessage")
+        self.last = QLabel()
+        self.last.setObjectName("LastRefresh")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for label in (self.message, self.last, self.link):
+            layout.addWidget(label)
+        self.show_source(SourceState(), 0.0)
+
+    def show_source(self, source: SourceState, now: float) -> None:
+        text, colour = link_words(source)
+        self.link.setText(text)
+        self.link.setStyleSheet(pill(getattr(self.theme, colour)))
+        self.message.setText(source.message)
+        self.message.setStyleSheet(f"color:{self.theme.danger}; font-weight:600;")
+        self.message.setVisible(bool(source.message) and text != "CONNECTED")
+        self.last.setText(last_refresh_words(source, self.zone, now))
+        self.last.setToolTip(source.name)
