@@ -23,6 +23,9 @@ lint: $(STAMP)
 bench: system-deps $(STAMP)
 	$(BIN)/python bench/journal.py
 	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/startup.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/wall.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/wall.py --soak 2000
+	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/idle.py --seconds 60
 
 system-deps:
 	@EXTRA_DEBS="$(EXTRA_DEBS)" scripts/system-deps.sh
