@@ -68,6 +68,8 @@ class SourceState:
     # Unix seconds of the last refresh that reached the source.
     last_success: float | None = None
     message: str = ""
+    # Why the catalogue on disk was not taken (the wall keeps the last good one).
+    catalogue_problem: str = ""
 
 
 @dataclass(frozen=True)

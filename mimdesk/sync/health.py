@@ -24,6 +24,7 @@ from mimdesk.domain.series import Series, align, break_gaps, choose_step
 from mimdesk.domain.wall import Cached, Link, SourceState, WallState, build_wall
 from mimdesk.settings import Settings
 from mimdesk.store.metrics import CACHE_FILE, MetricCache
+from mimdesk.sync.catalogue_watch import CatalogueWatch
 from mimdesk.sync.sources import Source, choose_source, is_demo, source_name
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,8 @@ class HealthPoller:
         self._lock = threading.Lock()
         self._catalogue = catalogue
         self._no_timestamps: set[str] = set()
+        # Shown on the wall while the catalogue file on disk cannot be used.
+        self.catalogue_problem = ""
         # The mirror's series before gaps are broken, for splicing in new answers.
         self._raw: dict[tuple[str, str], tuple[Series, ...]] = {}
         # (end of the newest fetched window, seconds it may lag behind now)
@@ -127,6 +130,7 @@ class HealthPoller:
             catalogue, mirror = self._catalogue, self._mirror
             source, fresh = self._source_state, self._fresh
         as_of = _as_of(now, source, fresh)
+        source = replace(source, catalogue_problem=self.catalogue_problem)
         wall = build_wall(catalogue, mirror, source=source, now=as_of)
         return replace(wall, now=now)
 
@@ -393,8 +397,10 @@ class PollerThread:
         interval_s: float,
         *,
         name: str = "health-poller",
+        watch: CatalogueWatch | None = None,
     ) -> None:
         self._poller = poller
+        self._watch = watch
         self._on_state = on_state
         self.interval_s = interval_s
         self._name = name
@@ -439,10 +445,21 @@ class PollerThread:
 
     def _refresh(self) -> WallState:
         try:
+            self._reload()
             return self._poller.refresh()
         except Exception:  # the wall must keep running; say why
             log.exception("health refresh failed; showing the last data")
             return self._poller.state()
+
+    def _reload(self) -> None:
+        """Take the catalogue file's new content, or say why not."""
+        if self._watch is None:
+            return
+        catalogue = self._watch.check()
+        if catalogue is not None:
+            self._poller.set_catalogue(catalogue)
+            self.interval_s = catalogue.wall.refresh_seconds
+        self._poller.catalogue_problem = self._watch.problem
 
     def _publish(self, state: WallState) -> None:
         try:

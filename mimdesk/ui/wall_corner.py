@@ -51,9 +51,12 @@ class SourceStatus(QWidget):
         self.message.setObjectName("LinkMessage")
         self.last = QLabel()
         self.last.setObjectName("LastRefresh")
+        self.catalogue = QLabel()
+        self.catalogue.setObjectName("CatalogueProblem")
+        self.catalogue.setWordWrap(True)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for label in (self.message, self.last, self.link):
+        for label in (self.catalogue, self.message, self.last, self.link):
             layout.addWidget(label)
         self.show_source(SourceState(), 0.0)
 
@@ -65,4 +68,8 @@ class SourceStatus(QWidget):
         self.message.setStyleSheet(f"color:{self.theme.danger}; font-weight:600;")
         self.message.setVisible(bool(source.message) and text != "CONNECTED")
         self.last.setText(last_refresh_words(source, self.zone, now))
+        problem = source.catalogue_problem
+        self.catalogue.setText(f"Catalogue not reloaded: {problem}" if problem else "")
+        self.catalogue.setStyleSheet(f"color:{self.theme.warning}; font-weight:600;")
+        self.catalogue.setVisible(bool(problem))
         self.last.setToolTip(source.name)

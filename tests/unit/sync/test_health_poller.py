@@ -21,6 +21,7 @@ from mimdesk.domain.wall import Link, WallState
 from mimdesk.resources import resource
 from mimdesk.settings import PrometheusSettings, Settings, load_catalogue
 from mimdesk.store.metrics import CACHE_FILE, MetricCache
+from mimdesk.sync.catalogue_watch import CatalogueWatch
 from mimdesk.sync.demo import DemoSource
 from mimdesk.sync.health import HealthPoller, PollerThread, open_health
 
@@ -432,3 +433,37 @@ def test_open_health_chooses_the_source(
         "--demo": (DemoSource, "DEMO"),
     }
     assert (tmp_path / "settings" / CACHE_FILE).exists()
+
+
+def test_an_edited_catalogue_is_taken_and_a_broken_one_reported(
+    sample: Catalogue, cache: MetricCache, clock: Clock, tmp_path: Path
+) -> None:
+    original = resource("catalogues", "sample.toml").read_text(encoding="utf-8")
+    path = tmp_path / "services.toml"
+    path.write_text(original, encoding="utf-8")
+    watch = CatalogueWatch(path, sample, load_catalogue)
+    poller = HealthPoller(DemoSource(now=clock), sample, cache, now=clock)
+    states: queue.Queue[WallState] = queue.Queue()
+    thread = PollerThread(poller, states.put, interval_s=3600, watch=watch)
+    thread.start()
+    try:
+        before = states.get(timeout=30)
+        # One service fewer: the next refresh draws seven tiles.
+        cut = original.index('[[service]]\nid = "intranet-search"')
+        path.write_text(original[:cut], encoding="utf-8")
+        thread.refresh_now()
+        fewer = states.get(timeout=30)
+        path.write_text(original[:cut] + '[[service]]\nid = "two words"\n')
+        thread.refresh_now()
+        broken = states.get(timeout=30)
+    finally:
+        assert thread.stop(timeout=30)
+
+    assert len(before.tiles) == 8
+    assert len(fewer.tiles) == 7
+    assert fewer.source.catalogue_problem == ""
+    assert len(broken.tiles) == 7  # the last good catalogue stays in use
+    line = original[:cut].count("\n") + 1
+    assert broken.source.catalogue_problem == (
+        f"{path}:{line}: service id 'two words' must be one word"
+    )
