@@ -52,6 +52,7 @@ from mimdesk.ui.compose import ComposeBar
 from mimdesk.ui.declare_dialog import DeclareDialog
 from mimdesk.ui.header import IncidentHeader
 from mimdesk.ui.health_feed import HealthFeed
+from mimdesk.ui.health_list import HealthList, monitoring_words
 from mimdesk.ui.health_view import HealthView, summary
 from mimdesk.ui.incident_list import IncidentList, IncidentListModel
 from mimdesk.ui.roster_panel import RosterPanel
@@ -148,6 +149,10 @@ class ConsoleWindow(QMainWindow):
         self.error.setObjectName("CommandError")
         self.error.setWordWrap(True)
         self.error.hide()
+        self.health_list = HealthList(self.theme)
+        self.health_list.service_activated.connect(self._on_health_list_activated)
+        if self.ctx.health is not None:
+            self.health_list.show_state(self.ctx.health.latest)
         self.roster_panel = RosterPanel(self.theme, self.ctx.directory, self.ctx.roles)
         self.roster_panel.roster_action.connect(self._on_roster_panel_roster_action)
         right = QWidget()
@@ -162,7 +167,9 @@ class ConsoleWindow(QMainWindow):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self._section("INCIDENTS \u2014 OPEN FIRST"))
-        left_layout.addWidget(self.incident_list, 1)
+        left_layout.addWidget(self.incident_list, 3)
+        left_layout.addWidget(self._section("SERVICE HEALTH \u2014 F2 FOR THE WALL"))
+        left_layout.addWidget(self.health_list, 2)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(right)
@@ -302,7 +309,7 @@ class ConsoleWindow(QMainWindow):
         read_only = " (READ-ONLY)" if self.ctx.store.read_only else ""
         self.store_label = QLabel(f"Store: {self.ctx.store.path}{read_only}")
         self.store_label.setObjectName("StorePath")
-        self.connection_label = QLabel("Connections: none configured")
+        self.connection_label = QLabel("Monitoring: not started")
         self.connection_label.setObjectName("ConnectionState")
         self.zone_label = QLabel()
         self.clock_label = QLabel()
@@ -314,6 +321,7 @@ class ConsoleWindow(QMainWindow):
         self.health_button.clicked.connect(self._on_health_button_clicked)
         if feed is not None:
             feed.state_changed.connect(self._on_health_state_changed)
+            self.connection_label.setText(monitoring_words(feed.latest))
         bar.addPermanentWidget(self.health_button)
         for widget in (
             self.store_label,
@@ -751,6 +759,9 @@ class ConsoleWindow(QMainWindow):
             widget.theme = self.theme
         self.banners.set_theme(self.theme)
         self.health_view.set_look(self.theme, self.text_scale)
+        self.health_list.set_theme(self.theme)
+        if self.ctx.health is not None:
+            self.health_list.show_state(self.ctx.health.latest)
         self._style_error()
         self.reload()
 
@@ -807,6 +818,11 @@ class ConsoleWindow(QMainWindow):
 
     def _on_health_state_changed(self, state: WallState) -> None:
         self.health_button.setText(summary(state))
+        self.health_list.show_state(state)
+        self.connection_label.setText(monitoring_words(state))
+
+    def _on_health_list_activated(self, service_id: str) -> None:
+        self.views.setCurrentIndex(1)
 
     def toggle_full_screen(self) -> None:
         self.showNormal() if self.isFullScreen() else self.showFullScreen()

@@ -98,7 +98,10 @@ def test_status_shortcut_records_milestone_and_undo_reverts(
 
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: store.incident(incident_id).status == Status.MOBILISED)
-    assert any("undo of mobilised" in text for text in _timeline_texts(window))
+    # The console shows the store's change on its next poll.
+    qtbot.waitUntil(
+        lambda: any("undo of mobilised" in text for text in _timeline_texts(window))
+    )
 
 
 def test_undo_of_a_forward_move_is_not_a_reopening(

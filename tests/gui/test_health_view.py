@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import replace
 from datetime import UTC
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
 from mimdesk.domain.health import Health
+from mimdesk.domain.wall import Link
 from mimdesk.ui.health_feed import HealthFeed
 from mimdesk.ui.health_view import NO_SOURCE, HealthView, summary
 from mimdesk.ui.theme import DARK
@@ -100,3 +102,39 @@ def test_views_render_readably_at_wall_sizes(qtbot, tmp_path, view, width, heigh
     assert statuses
     assert all(label.text() in {h.label for h in Health} for label in statuses)
     fit_type(widget, 1920)  # the app's type back to normal for the next test
+
+
+def test_console_lists_service_health_worst_first(make_console, qtbot) -> None:
+    state = wall_states.state(4)
+    worst = replace(state.tiles[2], health=Health.CRITICAL)
+    stale = replace(state.tiles[3], health=Health.STALE)
+    state = replace(state, tiles=(state.tiles[0], state.tiles[1], worst, stale))
+    feed = HealthFeed(state)
+    window = make_console(health=feed)
+    table = window.health_list
+
+    rows = [
+        (table.item(r, 0).text(), table.item(r, 1).text())
+        for r in range(table.rowCount())
+    ]
+    assert rows[0] == ("CRITICAL", "Service 02")
+    ranks = [Health[label.replace(" ", "_")].rank for label, _ in rows]
+    assert ranks == sorted(ranks, reverse=True)
+    assert ("STALE", "Service 03") in rows
+    assert window.connection_label.text().startswith("Monitoring: ")
+
+    table.setFocus()
+    table.setCurrentCell(0, 1)
+    qtbot.keyClick(table, Qt.Key.Key_Return)
+    assert window.views.currentWidget() is window.health_view
+
+
+def test_console_says_when_monitoring_is_unreachable(make_console, qtbot) -> None:
+    feed = HealthFeed(wall_states.state(2))
+    window = make_console(health=feed)
+
+    with qtbot.waitSignal(feed.state_changed):
+        feed.publish(wall_states.state(2, link=Link.UNREACHABLE, message="refused"))
+
+    assert window.connection_label.text().endswith("UNREACHABLE")
+    assert window.health_list.item(0, 0).text() == "UNREACHABLE"

@@ -17,9 +17,7 @@ def test_a_catalogue_that_did_not_reload_is_said_in_words(qtbot) -> None:
     good = SourceState("prom", Link.CONNECTED, last_success=1_783_000_000.0)
     problem = "services.toml:12: service id 'two words' must be one word"
 
-    corner.show_source(
-        SourceState(**{**good.__dict__, "catalogue_problem": problem}), 0
-    )
+    corner.show_source(replace(good, catalogue_problem=problem), 0)
     shown = corner.catalogue.text(), corner.catalogue.isVisible()
     corner.show_source(good, 0)
 
