@@ -71,7 +71,8 @@ def run_gui(args: argparse.Namespace) -> int:
     paths = paths.for_demo() if args.demo else paths
     log_file = logs.configure(paths.log_dir)
     loaded = load_settings(paths.config_file)
-    catalogue, catalogue_problem = load_catalogue(catalogue_path(args, loaded.settings))
+    catalogue_file = catalogue_path(args, loaded.settings)
+    catalogue, catalogue_problem = load_catalogue(catalogue_file)
     policies = load_policies(loaded.settings, demo=args.demo)
     directory, directory_problem = people_directory(loaded.settings, demo=args.demo)
     problems = [
@@ -103,7 +104,9 @@ def run_gui(args: argparse.Namespace) -> int:
 
         seed(store, clock.now())
     store.backup_if_due()
-    feed, stop_health = start_health(loaded.settings, catalogue, paths, demo=args.demo)
+    feed, stop_health = start_health(
+        loaded.settings, catalogue, paths, demo=args.demo, catalogue_file=catalogue_file
+    )
     ctx = ConsoleContext(
         store, loaded.settings, catalogue, clock, args.demo, banners, directory,
         roles=policies.roles, targets=policies.targets, regimes=policies.regimes,
@@ -120,17 +123,28 @@ def run_gui(args: argparse.Namespace) -> int:
 
 
 def start_health(
-    settings: Settings, catalogue: Catalogue, paths: Paths, *, demo: bool
+    settings: Settings,
+    catalogue: Catalogue,
+    paths: Paths,
+    *,
+    demo: bool,
+    catalogue_file: Path | None = None,
 ) -> tuple[HealthFeed, Callable[[], None]]:
     """The health poller on its thread, its states carried to the GUI by a feed,
     and what stops it (call once the QApplication exists, stop before it goes)."""
+    from mimdesk.sync.catalogue_watch import CatalogueWatch
     from mimdesk.sync.health import PollerThread, open_health
     from mimdesk.ui.health_feed import HealthFeed
 
     poller = open_health(settings, catalogue, paths.data_dir, demo=demo)
     feed = HealthFeed(poller.state(), refresh_now=lambda: thread.refresh_now())
     interval = catalogue.wall.refresh_seconds
-    thread = PollerThread(poller, feed.publish, interval)
+    watch = (
+        CatalogueWatch(catalogue_file, catalogue, load_catalogue)
+        if catalogue_file
+        else None
+    )
+    thread = PollerThread(poller, feed.publish, interval, watch=watch)
     thread.start()
 
     def stop() -> None:
@@ -143,16 +157,42 @@ def start_health(
 def run_wall(
     paths: Paths, settings: Settings, catalogue: Catalogue, args: argparse.Namespace
 ) -> int:
-    """`mimdesk wall`: the wallboard, fed by the health poller."""
+    """`mimdesk wall`: the wallboard, fed by the health poller and, read-only,
+    by the incident store the console and the CLI write to."""
     problem = _no_display()
     if problem:
         print(problem.replace("the console", "the wall"), file=sys.stderr)
         return 2
+    from mimdesk.ui.incident_feed import IncidentFeed, WallPolicies
     from mimdesk.ui.wall_main import application
     from mimdesk.ui.wall_main import run_wall as show_wall
 
     application(settings.theme)
-    feed, stop_health = start_health(settings, catalogue, paths, demo=args.demo)
+    policies = load_policies(settings, demo=args.demo)
+    directory, directory_problem = people_directory(settings, demo=args.demo)
+    for text in [*policies.problems, directory_problem]:
+        if text:
+            log.warning("%s", text)
+    if not paths.store.exists():
+        log.info("no store at %s yet; incidents show once one is recorded", paths.store)
+    # Read-only: no writer thread, no lock; the wall can never change the record.
+    store = Store(paths.store, read_only=True)
+    wall_policies = WallPolicies(
+        scale=settings.severity,
+        directory=directory,
+        roles=policies.roles,
+        targets=policies.targets,
+        regimes=tuple(policies.regimes),
+    )
+    from mimdesk.cli import catalogue_path
+
+    feed, stop_health = start_health(
+        settings,
+        catalogue,
+        paths,
+        demo=args.demo,
+        catalogue_file=catalogue_path(args, settings),
+    )
     try:
         return show_wall(
             feed,
@@ -160,9 +200,11 @@ def run_wall(
             zone=resolve_zone(settings.timezone),
             config=catalogue.wall,
             screen=args.screen or settings.wall_screen,
+            incidents=IncidentFeed(store, wall_policies),
         )
     finally:
         stop_health()
+        store.close()
 
 
 def save_view(

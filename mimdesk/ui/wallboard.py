@@ -1,4 +1,5 @@
-"""The unattended wallboard: service tiles, full screen on a named screen, paged."""
+"""The unattended wallboard: live incidents and service tiles, full screen on a
+named screen, paged."""
 
 from __future__ import annotations
 
@@ -16,7 +17,13 @@ from PySide6.QtGui import (
     QShortcut,
     QShowEvent,
 )
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from mimdesk.clock import MonotonicClock
 from mimdesk.domain.catalogue import WallConfig
@@ -24,13 +31,17 @@ from mimdesk.domain.times import format_clock
 from mimdesk.domain.wall import WallState
 from mimdesk.ui.awake import DisplayKeeper
 from mimdesk.ui.health_feed import HealthFeed
+from mimdesk.ui.incident_feed import IncidentFeed
 from mimdesk.ui.theme import Theme
 from mimdesk.ui.wall_corner import SourceStatus
 from mimdesk.ui.wall_grid import WallGrid
+from mimdesk.ui.wall_incident import IncidentPage
 
 log = logging.getLogger(__name__)
 
 TICK_MS = 1000
+# How often the wall looks for changes made by the console or the CLI.
+POLL_MS = 2000
 REFERENCE_WIDTH = 1920
 # Read from across a room: the wall's type starts this much larger than the console's.
 WALL_TYPE = 1.15
@@ -68,10 +79,13 @@ def wall_stylesheet(theme: Theme, scale: float) -> str:
 
 
 class WallBoard(QWidget):
-    """Full screen on the screen named `screen_name`, showing the feed's tiles.
+    """Full screen on the screen named `screen_name`: a page for each open
+    incident in `incidents` (most severe first), then the feed's tiles.
 
-    Pages turn every `config.page_seconds`; a 1 Hz clock repaints only itself.
-    Needs no input: Esc or Ctrl+Q closes, F11 toggles full screen.
+    Pages turn every `config.page_seconds`; a 1 Hz tick repaints the clock and
+    the counters of the incident shown; the store is polled every POLL_MS for
+    changes made elsewhere. Needs no input: Esc or Ctrl+Q closes, F11 toggles
+    full screen.
     """
 
     def __init__(
@@ -84,13 +98,18 @@ class WallBoard(QWidget):
         *,
         screen_name: str | None = None,
         keeper: DisplayKeeper | None = None,
+        incidents: IncidentFeed | None = None,
     ) -> None:
         super().__init__()
         self.setObjectName("WallBoard")
         self.setWindowTitle("MIMDesk wall")
         self.feed, self.theme, self.zone = feed, theme, zone
         self.clock, self.screen_name, self.keeper = clock, screen_name, keeper
-        self.config = config
+        self.config, self.incidents = config, incidents
+        self.incident_pages: list[IncidentPage] = []
+        # What is on screen: ("incident", its id) or ("health", a grid page).
+        self.showing: tuple[str, str | int] = ("health", 0)
+        self.shown_ids: set[str] = set()
         self.scale = 0.0
         self.full = True
         self.target: QScreen | None = None
@@ -101,7 +120,12 @@ class WallBoard(QWidget):
         self.page_timer = self._timer(
             config.page_seconds * 1000, self._on_page_timer_timeout
         )
+        self.poll_timer = self._timer(POLL_MS, self._on_poll_timer_timeout)
+        if incidents is None:
+            self.poll_timer.stop()  # health only: nothing to poll
         feed.state_changed.connect(self._on_feed_state_changed)
+        if incidents is not None:
+            incidents.changed.connect(self._on_incidents_changed)
         app = QGuiApplication.instance()
         assert isinstance(app, QGuiApplication)
         app.screenAdded.connect(self._on_app_screen_added)
@@ -109,6 +133,7 @@ class WallBoard(QWidget):
         self._rescale(self.width())
         if feed.latest is not None:
             self.show_state(feed.latest)
+        self._on_incidents_changed()
         self._on_clock_timer_timeout()
 
     def _build(self) -> None:
@@ -137,7 +162,9 @@ class WallBoard(QWidget):
         self.outer = QVBoxLayout(self)
         self.outer.addLayout(top)
         self.outer.addWidget(self.note)
-        self.outer.addWidget(self.grid, 1)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.grid)
+        self.outer.addWidget(self.stack, 1)
 
     def _shortcuts(self) -> None:
         for keys, slot in (
@@ -162,21 +189,86 @@ class WallBoard(QWidget):
     def show_state(self, state: WallState) -> None:
         self.grid.show_state(state)
         self.source.show_source(state.source, state.now)
-        self._show_page_number()
+        self._show(self.showing)
+
+    def _on_incidents_changed(self) -> None:
+        """Refresh the incident pages; a newly opened incident is shown at once."""
+        live = self.incidents.live if self.incidents is not None else []
+        while len(self.incident_pages) < len(live):
+            self.incident_pages.append(self._make_incident_page())
+        for page, item in zip(self.incident_pages, live, strict=False):
+            page.show_incident(item)
+        ids = [item.incident.id for item in live]
+        new = [i for i in ids if i not in self.shown_ids]
+        self.shown_ids = set(ids)
+        if new:
+            self.page_timer.start()  # a full turn on the new incident's page
+            self._show(("incident", new[0]))
+        else:
+            self._show(self.showing)
+
+    def _make_incident_page(self) -> IncidentPage:
+        assert self.incidents is not None
+        page = IncidentPage(self.theme, self.zone, self.incidents.policies)
+        page.set_scale(self.scale)
+        self.stack.addWidget(page)
+        return page
+
+    def sequence(self) -> list[tuple[str, str | int]]:
+        """The pages in the order they turn: incidents first, then health."""
+        live = self.incidents.live if self.incidents is not None else []
+        pages: list[tuple[str, str | int]] = [
+            ("incident", item.incident.id) for item in live
+        ]
+        return pages + [("health", n) for n in range(self.grid.pages)]
 
     def _on_page_timer_timeout(self) -> None:
-        self.grid.next_page()
-        self._show_page_number()
+        pages = self.sequence()
+        here = pages.index(self.showing) if self.showing in pages else -1
+        self._show(pages[(here + 1) % len(pages)])
 
-    def _show_page_number(self) -> None:
-        pages = self.grid.pages
-        self.page.setText(f"Page {self.grid.page + 1} of {pages}" if pages > 1 else "")
+    def _show(self, wanted: tuple[str, str | int]) -> None:
+        """Show `wanted`, or the first page when it is gone (incident closed)."""
+        pages = self.sequence()
+        if wanted not in pages:
+            wanted = pages[0]
+        self.showing = wanted
+        kind, key = wanted
+        if kind == "incident":
+            page = self.incident_pages[pages.index(wanted)]
+            page.set_now(self.clock.now())
+            self.stack.setCurrentWidget(page)
+            self.title.setText("LIVE INCIDENT")
+        else:
+            self.grid.show_page(int(key))
+            self.stack.setCurrentWidget(self.grid)
+            self.title.setText("SERVICE HEALTH")
+        number = pages.index(wanted) + 1
+        text = f"Page {number} of {len(pages)}" if len(pages) > 1 else ""
+        hidden = self.incidents.hidden if self.incidents is not None else 0
+        if hidden:
+            text += f" \u00b7 {hidden} more open incident(s): see the console"
+        self.page.setText(text)
+
+    @property
+    def incident_page(self) -> IncidentPage | None:
+        """The incident page on screen, if one is."""
+        current = self.stack.currentWidget()
+        return current if isinstance(current, IncidentPage) else None
+
+    def _on_poll_timer_timeout(self) -> None:
+        if self.incidents is not None:
+            self.incidents.poll()
 
     def _on_clock_timer_timeout(self) -> None:
         self.clock.check_jump()
-        text = format_clock(self.clock.now(), self.zone, seconds=True)
+        now = self.clock.now()
+        text = format_clock(now, self.zone, seconds=True)
         if self.clock_label.text() != text:
             self.clock_label.setText(text)
+        page = self.incident_page
+        if page is not None:
+            page.set_now(now)
 
     # --- size and type --------------------------------------------------------
 
@@ -191,6 +283,8 @@ class WallBoard(QWidget):
         self.scale = scale
         self.setStyleSheet(wall_stylesheet(self.theme, scale))
         self.grid.set_look(self.theme, scale)
+        for page in self.incident_pages:
+            page.set_scale(scale)
         self.outer.setContentsMargins(*(round(n * scale) for n in (16, 10, 16, 12)))
         self.outer.setSpacing(round(8 * scale))
         # A fixed width: the ticking clock never moves the layout around it.
@@ -265,6 +359,7 @@ class WallBoard(QWidget):
             return
         self.clock_timer.stop()
         self.page_timer.stop()
+        self.poll_timer.stop()
         if self.keeper is not None:
             self.keeper.release()
         app = QGuiApplication.instance()
