@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mimdesk import __version__, logs
+from mimdesk.cli_alerts import add_parsers as add_alert_commands
 from mimdesk.cli_health import add_parsers as add_health_commands
 from mimdesk.cli_wall import add_commands as add_wall_commands
 from mimdesk.domain import incident as model
@@ -642,6 +643,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_store_restore)
     add_wall_commands(sub, common)
     add_health_commands(sub, common)
+    add_alert_commands(sub, common)
     return parser
 
 

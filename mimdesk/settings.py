@@ -10,6 +10,7 @@ import csv
 import getpass
 import logging
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from pathlib import Path
@@ -54,6 +55,30 @@ class PrometheusSettings:
 
 
 @dataclass(frozen=True)
+class AlertmanagerSettings:
+    """`[alertmanager]`: the server whose API is polled for active alerts. Its
+    token or password is kept in the keyring under "alertmanager"."""
+
+    url: str = ""
+    ca_file: Path | None = None
+    auth: str = "none"
+    username: str = ""
+    poll_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class ReceiverSettings:
+    """`[receiver]`: the webhook endpoint Alertmanager posts to. Its bearer token
+    is kept in the keyring under "receiver"."""
+
+    enabled: bool = False
+    listen: str = "127.0.0.1"
+    port: int = 9095
+    path: str = "/hooks/alertmanager"
+    max_bytes: int = 1024 * 1024
+
+
+@dataclass(frozen=True)
 class Settings:
     """What the operator can set in settings.toml."""
 
@@ -67,6 +92,8 @@ class Settings:
     # Regulations whose report clocks run for major incidents ("dora", "nis2"...).
     regulations: tuple[str, ...] = ()
     prometheus: PrometheusSettings = field(default_factory=PrometheusSettings)
+    alertmanager: AlertmanagerSettings = field(default_factory=AlertmanagerSettings)
+    receiver: ReceiverSettings = field(default_factory=ReceiverSettings)
     # The screen `mimdesk wall` fills, by name (`xrandr` lists them: "HDMI-1").
     wall_screen: str | None = None
 
@@ -162,6 +189,12 @@ def _settings_from(data: dict[str, Any], path: Path) -> Loaded:
     prometheus = data.pop("prometheus", None)
     if prometheus is not None:
         values["prometheus"] = _prometheus(prometheus, path, problems)
+    alertmanager = data.pop("alertmanager", None)
+    if alertmanager is not None:
+        values["alertmanager"] = _alertmanager(alertmanager, path, problems)
+    receiver = data.pop("receiver", None)
+    if receiver is not None:
+        values["receiver"] = _receiver(receiver, path, problems)
     problems += [f"{path}: unknown setting {key!r} ignored" for key in data]
     for text in problems:
         log.warning("%s", text)
@@ -193,18 +226,27 @@ def _prometheus(raw: object, path: Path, problems: list[str]) -> PrometheusSetti
     if not isinstance(raw, dict):
         problems.append(f"{path}: prometheus must be a table like [prometheus]")
         return PrometheusSettings()
+    values = _server(raw, "prometheus", path, problems)
+    problems += [f"{path}: unknown setting prometheus.{key} ignored" for key in raw]
+    return PrometheusSettings(**values)
+
+
+def _server(
+    raw: dict[str, Any], section: str, path: Path, problems: list[str]
+) -> dict[str, Any]:
+    """url, auth, ca_file and username of a server's table (taken out of `raw`)."""
     values: dict[str, Any] = {}
     url = raw.pop("url", "")
     if isinstance(url, str) and (not url or url.startswith(("http://", "https://"))):
         values["url"] = url.strip()
     else:
-        problems.append(f"{path}: prometheus.url must start with http(s)://: {url!r}")
+        problems.append(f"{path}: {section}.url must start with http(s)://: {url!r}")
     auth = raw.pop("auth", "none")
     if auth in PROMETHEUS_AUTH:
         values["auth"] = auth
     else:
         problems.append(
-            f"{path}: prometheus.auth must be one of {', '.join(PROMETHEUS_AUTH)}, "
+            f"{path}: {section}.auth must be one of {', '.join(PROMETHEUS_AUTH)}, "
             f"not {auth!r}"
         )
     for key in ("ca_file", "username"):
@@ -212,13 +254,61 @@ def _prometheus(raw: object, path: Path, problems: list[str]) -> PrometheusSetti
         if value is None:
             continue
         if not isinstance(value, str) or not value.strip():
-            problems.append(f"{path}: prometheus.{key} must be text, not {value!r}")
+            problems.append(f"{path}: {section}.{key} must be text, not {value!r}")
         elif key == "ca_file":
             values[key] = (path.parent / Path(value).expanduser()).resolve()
         else:
             values[key] = value.strip()
-    problems += [f"{path}: unknown setting prometheus.{key} ignored" for key in raw]
-    return PrometheusSettings(**values)
+    return values
+
+
+def _alertmanager(raw: object, path: Path, problems: list[str]) -> AlertmanagerSettings:
+    if not isinstance(raw, dict):
+        problems.append(f"{path}: alertmanager must be a table like [alertmanager]")
+        return AlertmanagerSettings()
+    values = _server(raw, "alertmanager", path, problems)
+    seconds = raw.pop("poll_seconds", None)
+    if seconds is not None:
+        if _number(seconds) and 5 <= seconds <= 3600:
+            values["poll_seconds"] = float(seconds)
+        else:
+            problems.append(
+                f"{path}: alertmanager.poll_seconds must be 5 to 3600, not {seconds!r}"
+            )
+    problems += [f"{path}: unknown setting alertmanager.{key} ignored" for key in raw]
+    return AlertmanagerSettings(**values)
+
+
+def _receiver(raw: object, path: Path, problems: list[str]) -> ReceiverSettings:
+    if not isinstance(raw, dict):
+        problems.append(f"{path}: receiver must be a table like [receiver]")
+        return ReceiverSettings()
+    checks: dict[str, tuple[Callable[[Any], bool], str]] = {
+        "enabled": (lambda v: isinstance(v, bool), "true or false"),
+        "listen": (lambda v: isinstance(v, str) and bool(v.strip()), "an address"),
+        "port": (lambda v: _whole(v) and 0 < v < 65536, "a port from 1 to 65535"),
+        "path": (lambda v: isinstance(v, str) and v.startswith("/"), "like /hooks"),
+        "max_bytes": (lambda v: _whole(v) and 1024 <= v <= 64 << 20, "1 KiB to 64 MiB"),
+    }
+    values: dict[str, Any] = {}
+    for key, (valid, wanted) in checks.items():
+        value = raw.pop(key, None)
+        if value is None:
+            continue
+        if valid(value):
+            values[key] = value.strip() if isinstance(value, str) else value
+        else:
+            problems.append(f"{path}: receiver.{key} must be {wanted}, not {value!r}")
+    problems += [f"{path}: unknown setting receiver.{key} ignored" for key in raw]
+    return ReceiverSettings(**values)
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def load_catalogue(

@@ -33,3 +33,16 @@ class Permanent(ConnectorError):
 
 class AuthFailed(Permanent):
     """Credentials missing, wrong, expired or revoked."""
+
+
+def reason(exc: Exception) -> str:
+    """The short cause of a connection failure, fit to show an operator."""
+    text = str(exc.args[0] if exc.args else exc)
+    if "certificate verify failed" in text:
+        return "certificate verify failed" + text.split("certificate verify failed")[
+            1
+        ].split("(")[0].rstrip(" ')")
+    for marker in ("Connection refused", "Name or service not known", "timed out"):
+        if marker in text:
+            return marker.lower()
+    return text[:200]

@@ -23,6 +23,7 @@ from mimdesk.connectors.errors import (
     Permanent,
     Transient,
     Unreachable,
+    reason,
 )
 from mimdesk.domain.errors import DomainError
 from mimdesk.domain.series import Series, Step, choose_step, labels_key, parse_value
@@ -163,12 +164,12 @@ class PrometheusClient:
             )
         except requests.exceptions.SSLError as exc:
             raise Permanent(
-                f"TLS check failed for {self.base_url}: {_reason(exc)} (set the CA "
+                f"TLS check failed for {self.base_url}: {reason(exc)} (set the CA "
                 "file in settings if the server uses a private CA)"
             ) from None
         except requests.exceptions.ConnectionError as exc:
             raise Unreachable(
-                f"cannot reach Prometheus at {self.base_url}: {_reason(exc)}"
+                f"cannot reach Prometheus at {self.base_url}: {reason(exc)}"
             ) from None
         except requests.exceptions.Timeout:
             raise Unreachable(
@@ -213,18 +214,6 @@ def _log_retry(state: tenacity.RetryCallState) -> None:
 
 def _number(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".")
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc.args[0] if exc.args else exc)
-    if "certificate verify failed" in text:
-        return "certificate verify failed" + text.split("certificate verify failed")[
-            1
-        ].split("(")[0].rstrip(" ')")
-    for marker in ("Connection refused", "Name or service not known", "timed out"):
-        if marker in text:
-            return marker.lower()
-    return text[:200]
 
 
 def _strings(value: object) -> tuple[str, ...]:

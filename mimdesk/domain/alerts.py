@@ -376,3 +376,83 @@ def as_json(record: AlertRecord) -> dict[str, Any]:
         "annotations": dict(record.annotations),
         "generator_url": record.generator_url,
     }
+
+
+def _instant(text: object) -> datetime:
+    found = parse_time(text)
+    if found is None:
+        raise DomainError(f"a stored record has no time where one is needed: {text!r}")
+    return found
+
+
+def from_json(data: Mapping[str, Any]) -> AlertRecord:
+    """A record back from its stored form (the inverse of `as_json`)."""
+    ends = data.get("ends_at")
+    return AlertRecord(
+        identity=str(data["identity"]),
+        labels=tuple(sorted(data["labels"].items())),
+        status=str(data["status"]),
+        starts_at=_instant(data["starts_at"]),
+        ends_at=None if ends is None else _instant(ends),
+        first_seen=_instant(data["first_seen"]),
+        last_seen=_instant(data["last_seen"]),
+        seen=int(data["seen"]),
+        fingerprints=tuple(data.get("fingerprints", ())),
+        group_key=str(data.get("group_key", "")),
+        annotations=tuple(sorted(data.get("annotations", {}).items())),
+        generator_url=str(data.get("generator_url", "")),
+    )
+
+
+def _wire_time(instant: datetime | None) -> str:
+    if instant is None:
+        return "0001-01-01T00:00:00Z"
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def alert_json(alert: Alert) -> dict[str, Any]:
+    """An alert in the webhook's own shape, so `parse_alert` reads it back."""
+    return {
+        "status": alert.status,
+        "labels": dict(alert.labels),
+        "annotations": dict(alert.annotations),
+        "startsAt": _wire_time(alert.starts_at),
+        "endsAt": _wire_time(alert.ends_at),
+        "generatorURL": alert.generator_url,
+        "fingerprint": alert.fingerprint,
+    }
+
+
+def in_scope(record: AlertRecord, scope: Mapping[str, str]) -> bool:
+    """Whether a record's labels match every equality matcher of `scope`."""
+    labels = dict(record.labels)
+    return all(labels.get(name) == value for name, value in scope.items())
+
+
+def resolve_absent(
+    records: Mapping[str, AlertRecord],
+    present: Iterable[str],
+    scope: Mapping[str, str],
+    at: datetime,
+) -> Applied:
+    """Firing records in `scope` that a complete API answer no longer lists have
+    resolved; they end at `at`, the first time they were known to be gone."""
+    out = dict(records)
+    seen = set(present)
+    changes: list[tuple[str, Change]] = []
+    for identity, record in records.items():
+        if record.firing and identity not in seen and in_scope(record, scope):
+            out[identity] = replace(record, status=RESOLVED, ends_at=at)
+            changes.append((identity, Change.RESOLVED))
+    return Applied(out, tuple(changes))
+
+
+def summary_of(record: AlertRecord) -> str:
+    """The record's summary annotation, else its description, else its name."""
+    notes = dict(record.annotations)
+    return notes.get("summary") or notes.get("description") or record.name
+
+
+def group_ref(key: str) -> str:
+    """A short handle for a group key, easy to type ('{}:{service="x"}' is not)."""
+    return hashlib.sha256(key.encode()).hexdigest()[:8]

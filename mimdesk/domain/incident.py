@@ -541,7 +541,12 @@ def describe(event: ev.JournalEvent) -> str:
         return f"severity SEV{p['from']} \u2192 SEV{p['to']}"
     if event.kind == ev.TITLE_CHANGED:
         return f"title changed to \u201c{p['to']}\u201d"
-    return _describe_roster(event) or _describe_clock(event) or event.kind
+    return (
+        _describe_roster(event)
+        or _describe_clock(event)
+        or _describe_alerts(event)
+        or event.kind
+    )
 
 
 def _describe_clock(event: ev.JournalEvent) -> str | None:
@@ -559,6 +564,25 @@ def _describe_clock(event: ev.JournalEvent) -> str | None:
         return "impact started (set)"
     if event.kind == ev.MILESTONE_CORRECTED:
         return f"{p['status']} time corrected (was {p['from']}): {p['reason']}"
+    return None
+
+
+def _describe_alerts(event: ev.JournalEvent) -> str | None:
+    p = event.payload
+    if event.kind == ev.ALERTS_ATTACHED:
+        count, shown = len(p["identities"]), list(dict.fromkeys(p["summaries"]))
+        what = "; ".join(shown[:3]) + (
+            f"; +{len(shown) - 3} more" if len(shown) > 3 else ""
+        )
+        noun = "alert" if count == 1 else "alerts"
+        return f"{count} {noun} attached ({p['firing']} firing): {what}"
+    if event.kind == ev.ALERT_CHANGED:
+        if p.get("all_resolved"):
+            advice = f": {p['advice']}" if p.get("advice") else ""
+            return f"{p['text']}; all alerts resolved{advice}"
+        if p.get("change") != "fired" or not p["recovered"].startswith("0/"):
+            return f"{p['text']} ({p['recovered']} recovered)"
+        return str(p["text"])
     return None
 
 

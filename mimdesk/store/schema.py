@@ -58,7 +58,44 @@ def _v1(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1,)
+def _v2(conn: sqlite3.Connection) -> None:
+    """Alerts: the raw spool of every delivery, and the records folded from it."""
+    db = wrap(conn)
+    db.table("alert_deliveries").create(
+        {
+            "id": int,
+            "received_at": str,
+            "source": str,
+            "body": str,
+            "processed": int,
+            "error": str,
+        },
+        pk="id",
+        not_null={"received_at", "source", "body", "processed"},
+        defaults={"processed": 0},
+    )
+    conn.execute(
+        "CREATE INDEX alert_deliveries_pending ON alert_deliveries (id)"
+        " WHERE processed = 0"
+    )
+    db.table("alerts").create(
+        {
+            "identity": str,
+            "record": str,
+            "status": str,
+            "group_key": str,
+            "starts_at": str,
+            "last_seen": str,
+            "incident_id": str,
+        },
+        pk="identity",
+        not_null={"record", "status", "group_key", "starts_at", "last_seen"},
+    )
+    db.table("alerts").create_index(["group_key"])
+    db.table("alerts").create_index(["incident_id"])
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2)
 LATEST = len(MIGRATIONS)
 
 

@@ -6,21 +6,26 @@ import logging
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+from mimdesk.domain import alert_links
 from mimdesk.domain import incident as model
 from mimdesk.domain import roster as roster_model
+from mimdesk.domain.alerts import Alert, AlertRecord, Group, groups
+from mimdesk.domain.errors import DomainError
 from mimdesk.domain.events import JournalEvent, NewEvent
 from mimdesk.domain.incident import Incident
 from mimdesk.domain.lifecycle import Status
 from mimdesk.domain.roster import Roster
 from mimdesk.domain.times import utc_iso
+from mimdesk.store import alerts as alert_store
 from mimdesk.store import backup, journal, schema
+from mimdesk.store.alerts import IntakeResult
 from mimdesk.store.db import StoreError, StoreReadOnly, connect, quick_check
 from mimdesk.store.lock import StoreLock
 
@@ -327,6 +332,189 @@ class Store:
         if self.read_only or not backup.backup_due(self.backups, self._clock()):
             return None
         return self.backup_now()
+
+    # --- alerts ---------------------------------------------------------------
+
+    def spool_alerts(
+        self, body: str, *, source: str, received_at: datetime
+    ) -> Future[int]:
+        """Keep a delivery exactly as received, in its own transaction; the
+        Future gives its id once it is safely on disk."""
+        return self.submit(
+            lambda conn: alert_store.spool(conn, body, source=source, at=received_at)
+        )
+
+    def process_alerts(self, delivery_id: int) -> Future[IntakeResult]:
+        """Fold a spooled delivery into the alerts and the attached incidents."""
+
+        def job(conn: sqlite3.Connection) -> IntakeResult:
+            return alert_store.process(
+                conn, delivery_id, seat=self.seat, now=self._clock(), cache=self._states
+            )
+
+        return self.submit(job)
+
+    def receive_alerts(
+        self, body: str, *, source: str, received_at: datetime
+    ) -> IntakeResult:
+        """Spool a webhook body (e.g. source "webhook 127.0.0.1"), then process it.
+
+        Blocks until both are done. Whatever processing does, the body stays in
+        the spool: unreadable ones are marked rejected, failed ones are retried
+        by `reprocess_pending`."""
+        delivery_id = self.spool_alerts(
+            body, source=source, received_at=received_at
+        ).result()
+        return self._process_kept(delivery_id)
+
+    def reconcile_alerts(
+        self,
+        alerts: Sequence[Alert],
+        *,
+        at: datetime,
+        group_key: str = "",
+        scope: Mapping[str, str] | None = None,
+        source: str = "api",
+    ) -> IntakeResult:
+        """Alerts fetched from Alertmanager's API, spooled and processed like a
+        delivery. New alerts join `group_key`. Give `scope` (the equality
+        matchers the fetch used) only when the answer lists every active alert
+        matching it: firing records in scope that it lacks are then resolved."""
+        body = alert_store.reconcile_body(alerts, group_key=group_key, scope=scope)
+        return self.receive_alerts(body, source=source, received_at=at)
+
+    def reprocess_pending(self) -> list[IntakeResult]:
+        """Process the deliveries a crash or failure left pending, oldest first."""
+        # FIXME(alerts): only `mimdesk alerts ingest` calls this so far; the app
+        # and the webhook receiver should call it at start-up.
+        ids = self.submit(alert_store.pending, transaction=False).result()
+        return [self._process_kept(delivery_id) for delivery_id in ids]
+
+    def _process_kept(self, delivery_id: int) -> IntakeResult:
+        try:
+            return self.process_alerts(delivery_id).result()
+        except Exception as exc:  # the spooled body is the safety net
+            reason = f"{type(exc).__name__}: {exc}"
+            log.exception("alert delivery #%s failed; kept for a retry", delivery_id)
+        try:
+            self.submit(
+                lambda conn: alert_store.note_failure(conn, delivery_id, reason)
+            ).result()
+        except Exception:  # the delivery stays pending either way
+            log.exception("could not note why alert delivery #%s failed", delivery_id)
+        return IntakeResult(
+            delivery_id,
+            errors=(f"processing failed ({reason}); the delivery is kept for a retry",),
+        )
+
+    def rebuild_alerts(self) -> Future[int]:
+        """Refold the alert records from the spool; the number of deliveries."""
+        return self.submit(alert_store.rebuild)
+
+    def declare_from_alerts(
+        self,
+        target: str,
+        *,
+        title: str,
+        severity: int,
+        actor: str,
+        known_services: Collection[str] = (),
+        label_names: Sequence[str] = alert_links.DEFAULT_LABELS,
+        demo: bool = False,
+    ) -> Future[str]:
+        """Open an incident from a group (key or ref) or one alert (id or
+        fingerprint), detected when its earliest alert started; the Future
+        gives the incident id."""
+
+        def job(conn: sqlite3.Connection) -> str:
+            now = self._clock()
+            chosen = alert_store.select(conn, target)
+            key = alert_links.one_group(chosen)
+            self._refuse_attached(conn, chosen, key, None)
+            drafts = alert_links.declare_from_alerts(
+                chosen, title=title, severity=severity, now=now, actor=actor,
+                known_services=known_services, label_names=label_names, demo=demo,
+            )  # fmt: skip
+            incident_id = self._unused_id(conn, now)
+            journal.append(
+                conn, incident_id, drafts, seat=self.seat, recorded_at=now,
+                cache=self._states,
+            )  # fmt: skip
+            alert_store.link(conn, [r.identity for r in chosen], key, incident_id)
+            return incident_id
+
+        return self.submit(job)
+
+    def attach_alerts(
+        self, incident_id: str, target: str, *, actor: str
+    ) -> Future[list[JournalEvent]]:
+        """Attach a group (or one alert) to an open incident; its later changes
+        are recorded in the incident's timeline."""
+
+        def job(conn: sqlite3.Connection) -> list[JournalEvent]:
+            now = self._clock()
+            chosen = alert_store.select(conn, target)
+            key = alert_links.one_group(chosen)
+            self._refuse_attached(conn, chosen, key, journal.normalise_id(incident_id))
+            written = journal.run_command(
+                conn,
+                incident_id,
+                lambda state: alert_links.attach_alerts(
+                    state, chosen, now=now, actor=actor
+                ),
+                seat=self.seat,
+                recorded_at=now,
+                cache=self._states,
+            )
+            identities = [r.identity for r in chosen]
+            alert_store.link(conn, identities, key, written[0].incident_id)
+            return written
+
+        return self.submit(job)
+
+    def _refuse_attached(
+        self,
+        conn: sqlite3.Connection,
+        chosen: Sequence[AlertRecord],
+        key: str,
+        incident_id: str | None,
+    ) -> None:
+        """One group, one incident: refuse if it already follows an open one."""
+        current = alert_store.attached_to(conn, chosen, key)
+        state = self._states.load(conn, current) if current else None
+        if state is None or not state.is_open:
+            return
+        if current == incident_id:
+            raise DomainError(f"these alerts are already attached to {current}")
+        raise DomainError(
+            f"these alerts are already attached to {current}; see "
+            f"`mimdesk incident show {current}`"
+        )
+
+    def alert_records(self) -> list[AlertRecord]:
+        """Every alert known, oldest start first."""
+        return self._alert_read(alert_store.records, [])
+
+    def alert_groups(self) -> list[Group]:
+        """Alerts by Alertmanager group, groups with firing alerts first."""
+        return groups(self.alert_records())
+
+    def alert_links(self) -> dict[str, str]:
+        """Group key -> the incident the group is attached to."""
+        return self._alert_read(alert_store.links, {})
+
+    def alert_spool(self) -> dict[str, int]:
+        """Spooled deliveries by state: done, pending, rejected."""
+        empty = {"done": 0, "pending": 0, "rejected": 0}
+        return self._alert_read(alert_store.spool_counts, empty)
+
+    def _alert_read(self, read: Callable[[sqlite3.Connection], T], empty: T) -> T:
+        try:
+            return read(self._reader())
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+            return empty  # a read-only store written before alerts existed
 
     # --- reading --------------------------------------------------------------
 

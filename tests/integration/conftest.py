@@ -1,8 +1,10 @@
-"""Fixtures for running the real `mimdesk` command against a temporary data folder."""
+"""Fixtures for running the real `mimdesk` command against a temporary data folder,
+and for real monitoring servers on loopback."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -10,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from .servers import Server, node_exporter, prometheus, wait_for_samples
+from mimdesk.sync.receiver import AlertReceiver
+
+from .alertsink import Deliveries
+from .servers import Server, alertmanager, node_exporter, prometheus, wait_for_samples
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -56,6 +61,95 @@ def node_and_prometheus(tmp_path: Path) -> Iterator[tuple[Server, Server]]:
         prom.start()
         wait_for_samples(prom.url)
         yield exporter, prom
+    finally:
+        prom.stop()
+        exporter.stop()
+
+
+# Fires at the first evaluation: node_exporter always reports a load average.
+LOAD_RULE = """groups:
+  - name: mimdesk-test
+    rules:
+      - alert: NodeLoadSeen
+        expr: node_load1 >= 0
+        for: 0s
+        labels:
+          service: svc-node
+          severity: warning
+        annotations:
+          summary: load average reported
+"""
+
+
+@pytest.fixture
+def receiver_token() -> str:
+    """Generated per test: never a committed secret."""
+    return secrets.token_urlsafe(24)
+
+
+@pytest.fixture
+def alert_sink() -> Deliveries:
+    """What the receiver hands deliveries to (a module may put a Store behind it)."""
+    return Deliveries()
+
+
+@pytest.fixture
+def alert_receiver(
+    receiver_token: str, alert_sink: Deliveries
+) -> Iterator[tuple[AlertReceiver, Deliveries]]:
+    """The webhook receiver on a free loopback port, recording what it keeps."""
+    sink = alert_sink
+    receiver = AlertReceiver(sink, receiver_token, port=0, read_timeout=5)
+    receiver.start()
+    try:
+        yield receiver, sink
+    finally:
+        receiver.stop()
+
+
+@pytest.fixture
+def start_alertmanager(
+    tmp_path: Path,
+    receiver_token: str,
+    alert_receiver: tuple[AlertReceiver, Deliveries],
+) -> Iterator[Callable[..., Server]]:
+    """Starts an Alertmanager (once per test) posting to the receiver."""
+    started: list[Server] = []
+
+    def start(*, max_alerts: int = 0) -> Server:
+        folder = tmp_path / "am"
+        folder.mkdir()
+        url = alert_receiver[0].url
+        server = alertmanager(folder, url, receiver_token, max_alerts=max_alerts)
+        started.append(server)
+        server.start()
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
+
+
+@pytest.fixture
+def alerting_chain(
+    tmp_path: Path, start_alertmanager: Callable[..., Server]
+) -> Iterator[tuple[Server, Server, Server]]:
+    """node_exporter, a Prometheus with LOAD_RULE sending to an Alertmanager, and
+    that Alertmanager posting to the receiver: (exporter, prometheus, manager)."""
+    manager = start_alertmanager()
+    exporter = node_exporter(tmp_path)
+    exporter.start()
+    prom = prometheus(
+        tmp_path,
+        [f"127.0.0.1:{exporter.port}"],
+        rules=LOAD_RULE,
+        alertmanagers=[f"127.0.0.1:{manager.port}"],
+    )
+    try:
+        prom.start()
+        yield exporter, prom, manager
     finally:
         prom.stop()
         exporter.stop()

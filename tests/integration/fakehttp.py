@@ -31,6 +31,7 @@ class Seen:
     path: str
     params: dict[str, str]
     headers: dict[str, str]
+    query: str = ""  # as sent, before decoding
 
 
 Script = Callable[[Seen], Answer]
@@ -57,7 +58,7 @@ class FakeServer:
             def _answer(self, method: str) -> None:
                 parts = urlsplit(self.path)
                 params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-                seen = Seen(method, parts.path, params, dict(self.headers))
+                seen = Seen(method, parts.path, params, dict(self.headers), parts.query)
                 server.seen.append(seen)
                 answer = server.script(seen)
                 body = answer.body

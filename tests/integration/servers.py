@@ -1,5 +1,6 @@
-"""Real monitoring servers on loopback for integration tests: node_exporter and a
-Prometheus scraping it every second. Under CI a missing binary fails the test."""
+"""Real monitoring servers on loopback for integration tests: node_exporter, a
+Prometheus scraping it every second, and Alertmanager. Under CI a missing binary
+fails the test."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,16 +94,34 @@ def node_exporter(folder: Path) -> Server:
     return Server(command, "/metrics", port, folder / "node_exporter.log")
 
 
-def prometheus(folder: Path, targets: list[str]) -> Server:
+def prometheus(
+    folder: Path,
+    targets: list[str],
+    *,
+    rules: str = "",
+    alertmanagers: Sequence[str] = (),
+) -> Server:
+    """Prometheus scraping `targets`; with `rules` (YAML of rule groups) evaluated
+    every second, and alerts sent to `alertmanagers` ("127.0.0.1:PORT")."""
     port = free_port()
     config = folder / "prometheus.yml"
     listed = ", ".join(f"'{t}'" for t in targets)
-    config.write_text(
+    text = (
         f"global:\n  scrape_interval: {SCRAPE_INTERVAL_S}s\n"
         f"  evaluation_interval: {SCRAPE_INTERVAL_S}s\n"
         "scrape_configs:\n  - job_name: node\n"
         f"    static_configs:\n      - targets: [{listed}]\n"
     )
+    if rules:
+        (folder / "rules.yml").write_text(rules)
+        text += f"rule_files: ['{folder / 'rules.yml'}']\n"
+    if alertmanagers:
+        managers = ", ".join(f"'{a}'" for a in alertmanagers)
+        text += (
+            "alerting:\n  alertmanagers:\n"
+            f"    - static_configs:\n        - targets: [{managers}]\n"
+        )
+    config.write_text(text)
     command = [
         binary("prometheus"),
         f"--config.file={config}",
@@ -109,6 +129,32 @@ def prometheus(folder: Path, targets: list[str]) -> Server:
         f"--storage.tsdb.path={folder / 'tsdb'}",
     ]
     return Server(command, "/-/ready", port, folder / "prometheus.log")
+
+
+def alertmanager(
+    folder: Path, webhook_url: str, token: str, *, max_alerts: int = 0
+) -> Server:
+    """Alertmanager on loopback (no cluster port) sending every group to
+    `webhook_url` with `token`, one second after an alert arrives or changes."""
+    port = free_port()
+    config = folder / "alertmanager.yml"
+    config.write_text(
+        "route:\n  receiver: mimdesk\n  group_by: [alertname, service]\n"
+        "  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 4h\n"
+        "receivers:\n  - name: mimdesk\n    webhook_configs:\n"
+        f"      - url: '{webhook_url}'\n        send_resolved: true\n"
+        f"        max_alerts: {max_alerts}\n"
+        "        http_config:\n          authorization:\n"
+        f"            type: Bearer\n            credentials: '{token}'\n"
+    )
+    command = [
+        binary("prometheus-alertmanager", "alertmanager"),
+        f"--config.file={config}",
+        f"--storage.path={folder / 'alertmanager'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+    ]
+    return Server(command, "/-/ready", port, folder / "alertmanager.log")
 
 
 def wait_for_samples(url: str, query: str = "up", timeout: float = 20) -> None:
