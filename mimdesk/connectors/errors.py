@@ -9,10 +9,16 @@ class ConnectorError(Exception):
 
     transient = False
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, source_level: bool = False
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+        # True when every request to this server would fail the same way (TLS,
+        # no API at this URL, credentials): one message for the server, not one
+        # per request.
+        self.source_level = source_level
 
 
 class Unreachable(ConnectorError):
@@ -27,12 +33,20 @@ class Transient(ConnectorError):
     transient = True
 
 
+class TimedOut(Transient):
+    """The server took the request but did not answer in time: a heavy query, or
+    a server that hangs. Not retried at once: the same wait would follow."""
+
+
 class Permanent(ConnectorError):
     """The request itself is wrong and will fail the same way every time."""
 
 
 class AuthFailed(Permanent):
     """Credentials missing, wrong, expired or revoked."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message, status=status, source_level=True)
 
 
 def reason(exc: Exception) -> str:

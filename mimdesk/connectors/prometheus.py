@@ -21,6 +21,7 @@ from mimdesk.connectors.errors import (
     AuthFailed,
     ConnectorError,
     Permanent,
+    TimedOut,
     Transient,
     Unreachable,
     reason,
@@ -146,7 +147,8 @@ class PrometheusClient:
     def _get(self, path: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
         """GET with retries for what may pass later; the parsed JSON body."""
         retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(Transient),
+            retry=tenacity.retry_if_exception_type(Transient)
+            & tenacity.retry_if_not_exception_type(TimedOut),
             wait=tenacity.wait_chain(*(tenacity.wait_fixed(s) for s in self._backoff)),
             stop=tenacity.stop_after_attempt(len(self._backoff) + 1),
             sleep=self._sleep,
@@ -165,19 +167,27 @@ class PrometheusClient:
         except requests.exceptions.SSLError as exc:
             raise Permanent(
                 f"TLS check failed for {self.base_url}: {reason(exc)} (set the CA "
-                "file in settings if the server uses a private CA)"
+                "file in settings if the server uses a private CA)",
+                source_level=True,
             ) from None
         except requests.exceptions.ConnectionError as exc:
             raise Unreachable(
                 f"cannot reach Prometheus at {self.base_url}: {reason(exc)}"
             ) from None
         except requests.exceptions.Timeout:
-            raise Unreachable(
+            # Connected, then no answer: the query is heavy or the server hangs.
+            raise TimedOut(
                 f"Prometheus at {self.base_url} did not answer within "
-                f"{self.timeout[1]:g} s"
+                f"{self.timeout[1]:g} s (a heavy query, or the server hangs)"
             ) from None
-        except requests.exceptions.RequestException as exc:
-            raise Permanent(f"bad request to {url}: {exc}") from None
+        except requests.exceptions.RequestException as exc:  # bad URL, say
+            raise Permanent(
+                f"cannot ask {self.base_url}: {exc}", source_level=True
+            ) from None
+        except OSError as exc:  # e.g. the configured CA file cannot be read
+            raise Permanent(
+                f"cannot send to {self.base_url}: {exc}", source_level=True
+            ) from None
         return _body(response, self.base_url)
 
     def _parse(self, body: Mapping[str, Any]) -> QueryResult:
@@ -253,6 +263,7 @@ def _http_error(status: int, server: str, what: str) -> ConnectorError:
         return Permanent(
             f"{server} has no Prometheus API here (HTTP 404); check the URL",
             status=status,
+            source_level=True,
         )
     return Permanent(f"upstream error {status} from {server} ({what})", status=status)
 

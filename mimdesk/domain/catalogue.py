@@ -3,6 +3,7 @@ wall draws them. Read from TOML the operator owns (see resources/catalogues/).""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,10 +19,30 @@ class CatalogueError(DomainError):
     """A mistake in the catalogue, with where it is (service and metric number,
     counted from 1 in file order) so the loader can name the line."""
 
-    def __init__(self, text: str, service: int = 0, metric: int = 0) -> None:
+    def __init__(
+        self, text: str, service: int = 0, metric: int = 0, key: str = ""
+    ) -> None:
         super().__init__(text)
         self.service = service
         self.metric = metric
+        self.key = key
+
+
+# What each table may hold: a misspelt key ("critcal") would otherwise switch a
+# threshold off without a word.
+TOP_KEYS = frozenset({"service", "wall"})
+SERVICE_KEYS = frozenset({"id", "name", "owner", "tier", "metric"})
+METRIC_KEYS = frozenset(
+    {"id", "name", "expr", "unit", "warning", "critical", "bad", "panel", "scale"}
+)
+
+
+def _unknown(table: Mapping[str, Any], known: frozenset[str]) -> str | None:
+    return next((k for k in table if k not in known), None)
+
+
+def _known_keys(known: frozenset[str]) -> str:
+    return ", ".join(sorted(known))
 
 
 @dataclass(frozen=True)
@@ -91,6 +112,13 @@ class Catalogue:
 
 def catalogue_from_mapping(data: Mapping[str, Any]) -> Catalogue:
     """Build a catalogue from parsed TOML (`[[service]]` tables, optional `[wall]`)."""
+    unknown = _unknown(data, TOP_KEYS)
+    if unknown is not None:
+        raise CatalogueError(
+            f"unknown table or key {unknown!r} (expected [[service]] tables and "
+            "an optional [wall])",
+            key=unknown,
+        )
     entries = data.get("service", [])
     if not isinstance(entries, list):
         raise CatalogueError("'service' must be a list of [[service]] tables")
@@ -108,10 +136,20 @@ def _service(entry: object, number: int) -> Service:
         raise CatalogueError(f"service #{number} needs an 'id' string", number)
     sid = entry["id"].strip()
     if not _ID.match(sid):
-        raise CatalogueError(f"service id {sid!r} must be one word", number)
+        raise CatalogueError(f"service id {sid!r} must be one word", number, key="id")
+    unknown = _unknown(entry, SERVICE_KEYS)
+    if unknown is not None:
+        raise CatalogueError(
+            f"service {sid!r}: unknown key {unknown!r} (known: "
+            f"{_known_keys(SERVICE_KEYS)})",
+            number,
+            key=unknown,
+        )
     tier = entry.get("tier", 3)
-    if not isinstance(tier, int) or not 1 <= tier <= 4:
-        raise CatalogueError(f"service {sid!r}: tier must be 1 to 4", number)
+    if not isinstance(tier, int) or isinstance(tier, bool) or not 1 <= tier <= 4:
+        raise CatalogueError(
+            f"service {sid!r}: tier must be 1 to 4, not {tier!r}", number, key="tier"
+        )
     raw_metrics = entry.get("metric", [])
     if not isinstance(raw_metrics, list):
         raise CatalogueError(
@@ -121,6 +159,10 @@ def _service(entry: object, number: int) -> Service:
     for index, raw in enumerate(raw_metrics, start=1):
         try:
             metric = _metric(raw, index)
+        except CatalogueError as exc:
+            raise CatalogueError(
+                f"service {sid!r}: {exc}", number, index, key=exc.key
+            ) from None
         except DomainError as exc:
             raise CatalogueError(f"service {sid!r}: {exc}", number, index) from None
         if any(m.id == metric.id for m in metrics):
@@ -138,7 +180,19 @@ def _metric(raw: object, index: int) -> Metric:
         raise DomainError(f"metric #{index} must be a table")
     mid = raw.get("id")
     if not isinstance(mid, str) or not _ID.match(mid.strip()):
-        raise DomainError(f"metric #{index} needs a one-word 'id'")
+        raise CatalogueError(f"metric #{index} needs a one-word 'id'", key="id")
+    unknown = _unknown(raw, METRIC_KEYS)
+    if unknown is not None:
+        raise CatalogueError(
+            f"metric {mid!r}: unknown key {unknown!r} (known: "
+            f"{_known_keys(METRIC_KEYS)})",
+            key=unknown,
+        )
+    panel = raw.get("panel", True)
+    if not isinstance(panel, bool):
+        raise CatalogueError(
+            f"metric {mid!r}: panel must be true or false, not {panel!r}", key="panel"
+        )
     expr = raw.get("expr")
     if not isinstance(expr, str) or not expr.strip():
         raise DomainError(f"metric {mid!r} needs an 'expr' (a PromQL expression)")
@@ -159,7 +213,7 @@ def _metric(raw: object, index: int) -> Metric:
         expr=expr.strip(),
         unit=str(raw.get("unit", "")),
         thresholds=thresholds,
-        panel=bool(raw.get("panel", True)),
+        panel=panel,
         scale=1.0 if scale is None else scale,
     )
 
@@ -168,8 +222,14 @@ def _number(raw: Mapping[str, Any], key: str, mid: str) -> float | None:
     value = raw.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise DomainError(f"metric {mid!r}: {key} must be a number, not {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+    ):
+        raise CatalogueError(
+            f"metric {mid!r}: {key} must be a finite number, not {value!r}", key=key
+        )
     return float(value)
 
 
@@ -202,23 +262,45 @@ def _wall(raw: object) -> WallConfig:
 
 
 def locate(text: str, error: CatalogueError) -> int | None:
-    """The line (from 1) of the service or metric table an error is about."""
+    """The line (from 1) of what an error is about: the key inside the service or
+    metric table when known, else the table's header."""
     if not error.service:
-        return None
-    services = 0
-    metrics = 0
-    line_of_service: int | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
+        return _top_line(text.splitlines(), error.key) if error.key else None
+    header = _table_line(text.splitlines(), error.service, error.metric)
+    if header is None or not error.key:
+        return header
+    lines = text.splitlines()
+    for number in range(header + 1, len(lines) + 1):
+        line = lines[number - 1].strip()
+        if line.startswith("["):
+            break
+        if line.split("=", 1)[0].strip() == error.key:
+            return number
+    return header
+
+
+def _table_line(lines: list[str], service: int, metric: int) -> int | None:
+    services = metrics = 0
+    found: int | None = None
+    for number, line in enumerate(lines, start=1):
         header = line.strip()
         if header.startswith("[[service]]"):
             services += 1
             metrics = 0
-            if services == error.service:
-                line_of_service = number
-                if not error.metric:
+            if services == service:
+                found = number
+                if not metric:
                     return number
-        elif header.startswith("[[service.metric]]") and services == error.service:
+        elif header.startswith("[[service.metric]]") and services == service:
             metrics += 1
-            if metrics == error.metric:
+            if metrics == metric:
                 return number
-    return line_of_service
+    return found
+
+
+def _top_line(lines: list[str], key: str) -> int | None:
+    for number, line in enumerate(lines, start=1):
+        name = line.strip().strip("[]").split("=", 1)[0].strip()
+        if name == key or name.startswith(key + "."):
+            return number
+    return None

@@ -18,7 +18,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from mimdesk.connectors.errors import AuthFailed, Permanent, Transient, Unreachable
+from mimdesk.connectors.errors import (
+    AuthFailed,
+    Permanent,
+    TimedOut,
+    Transient,
+    Unreachable,
+)
 from mimdesk.domain.catalogue import Catalogue, Metric, WallConfig
 from mimdesk.domain.series import Series, align, break_gaps, choose_step
 from mimdesk.domain.wall import Cached, Link, SourceState, WallState, build_wall
@@ -51,6 +57,7 @@ class _Fetched:
     step: int
     warnings: tuple[str, ...]
     notes: tuple[str, ...]
+    empty_now: bool = False
 
 
 @dataclass
@@ -199,7 +206,12 @@ class HealthPoller:
                     return done.fail(Link.UNREACHABLE, exc.message)
                 except AuthFailed as exc:
                     return done.fail(Link.FAILING, f"{exc.message}; re-authenticate")
-                except (Transient, Permanent) as exc:
+                except Permanent as exc:
+                    if exc.source_level:  # TLS, wrong URL: every query would fail
+                        return done.fail(Link.FAILING, exc.message)
+                    self._metric_failed(done, service.id, metric, exc)
+                    continue
+                except Transient as exc:
                     self._metric_failed(done, service.id, metric, exc)
                     if (
                         exc.transient
@@ -213,7 +225,9 @@ class HealthPoller:
                 done.fetched[service.id, metric.id] = fetched
                 end = fetched.end
                 done.end = end if done.end is None else max(done.end, end)
-        if done.failures and not done.successes:
+        # A bad query is the catalogue's fault and shows on its own tile; only
+        # "try later" answers with nothing else answered mean the source is ill.
+        if done.transients and not done.successes and done.transients == done.failures:
             return done.fail(
                 Link.FAILING, f"every query failed; the last: {done.message}"
             )
@@ -242,11 +256,17 @@ class HealthPoller:
         series = self._with_sample_times(metric.expr, result.series, first, end, used)
         for warning in result.warnings:
             log.info("health: %s/%s: partial data: %s", service_id, metric.id, warning)
+        # No point at the last evaluation: nothing is reporting now, even if the
+        # window still holds points from before (C04, not zero and not stale).
+        empty_now = not any(s.times and s.times[-1] > end - used for s in series)
         self._cache.write(
             service_id, metric.id, series, start=first, end=end, fetched_at=now,
             expr=metric.expr, step=used, warnings=result.warnings, notes=result.notes,
+            empty_now=empty_now,
         )  # fmt: skip
-        return _Fetched(series, first, end, used, result.warnings, result.notes)
+        return _Fetched(
+            series, first, end, used, result.warnings, result.notes, empty_now
+        )
 
     def _resume_from(
         self, service_id: str, metric: Metric, window_start: float, step: int
@@ -284,6 +304,11 @@ class HealthPoller:
         except Permanent as exc:
             # A scalar expression, say: its points are never called stale.
             log.info("health: no sample times for %s: %s", expr, exc.message)
+            self._no_timestamps.add(expr)
+            return series
+        except TimedOut as exc:
+            # Heavy enough to time out: asking every round would stall the wall.
+            log.warning("health: no sample times for %s: %s", expr, exc.message)
             self._no_timestamps.add(expr)
             return series
         except Transient as exc:
@@ -332,7 +357,7 @@ class HealthPoller:
         self._raw[key] = merged
         return Cached(
             tuple(_broken(s, fetched.step) for s in merged),
-            empty_now=not fetched.series,
+            empty_now=fetched.empty_now,
             warnings=fetched.warnings,
             notes=fetched.notes,
         )

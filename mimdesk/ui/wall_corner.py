@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
 
 from mimdesk.domain.times import format_clock, format_instant
 from mimdesk.domain.wall import Link, SourceState
@@ -48,15 +49,24 @@ class SourceStatus(QWidget):
         self.link = QLabel()
         self.link.setObjectName("LinkState")
         self.message = QLabel()
+        self.message.setAlignment(
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        )
         self.message.setObjectName("LinkMessage")
         self.last = QLabel()
         self.last.setObjectName("LastRefresh")
         self.catalogue = QLabel()
         self.catalogue.setObjectName("CatalogueProblem")
-        self.catalogue.setWordWrap(True)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for label in (self.catalogue, self.message, self.last, self.link):
+        for label in (self.catalogue, self.message):
+            # Long problem texts are cut to the room left, never widen the wall;
+            # the whole text is in the tooltip.
+            label.setSizePolicy(
+                QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred
+            )
+            layout.addWidget(label, 1)
+        for label in (self.last, self.link):
             layout.addWidget(label)
         self.show_source(SourceState(), 0.0)
 
@@ -65,11 +75,13 @@ class SourceStatus(QWidget):
         self.link.setText(text)
         self.link.setStyleSheet(pill(getattr(self.theme, colour)))
         self.message.setText(source.message)
+        self.message.setToolTip(source.message)
         self.message.setStyleSheet(f"color:{self.theme.danger}; font-weight:600;")
         self.message.setVisible(bool(source.message) and text != "CONNECTED")
         self.last.setText(last_refresh_words(source, self.zone, now))
         problem = source.catalogue_problem
         self.catalogue.setText(f"Catalogue not reloaded: {problem}" if problem else "")
+        self.catalogue.setToolTip(self.catalogue.text())
         self.catalogue.setStyleSheet(f"color:{self.theme.warning}; font-weight:600;")
         self.catalogue.setVisible(bool(problem))
         self.last.setToolTip(source.name)

@@ -227,3 +227,15 @@ def test_last_refresh_shows_the_display_zone_and_utc() -> None:
     assert london == "Last refresh 14:46:40 BST \u00b7 13:46:40 UTC"
     assert yesterday.startswith("Last refresh ")
     assert "2026" in yesterday
+
+
+def test_a_long_outage_message_never_widens_the_wall(make_board, qtbot) -> None:
+    message = "cannot reach Prometheus at http://prometheus.example.internal:9090: " * 6
+    board = make_board(wall_states.state(16, link=Link.UNREACHABLE, message=message))
+    qtbot.wait(50)
+
+    assert board.width() == 1920
+    assert board.grab().width() == 1920
+    clock = board.clock_label.mapTo(board, board.clock_label.rect().topRight())
+    assert clock.x() <= 1920
+    assert board.source.message.toolTip() == message

@@ -7,13 +7,20 @@ import json
 import math
 import ssl
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mimdesk.connectors.errors import AuthFailed, Permanent, Transient, Unreachable
+from mimdesk.connectors.errors import (
+    AuthFailed,
+    Permanent,
+    TimedOut,
+    Transient,
+    Unreachable,
+)
 from mimdesk.connectors.prometheus import Auth, PrometheusClient
 
 from .fakehttp import Answer, Seen, serving
@@ -253,3 +260,23 @@ def test_tls_is_verified_and_a_private_ca_can_be_given(
             client(server.url).query("x")
         result = client(server.url, ca_file=str(cert)).query("x")
     assert result.series[0].values == (0.97,)
+
+
+def test_a_slow_answer_is_timed_out_not_unreachable_and_not_retried() -> None:
+    def slow(seen: Seen) -> Answer:
+        time.sleep(1.0)
+        return Answer(200, case("C04")["response"]["body"])
+
+    sleeps = Sleeps()
+    with serving(slow) as server, pytest.raises(TimedOut, match="did not answer"):
+        PrometheusClient(server.url, sleep=sleeps, timeout=(2, 0.3)).query("heavy")
+    assert len(server.seen) == 1
+    assert sleeps.waits == []
+
+
+def test_no_api_at_the_url_is_a_server_wide_problem() -> None:
+    page = Answer(404, "<html>Not found</html>", {"Content-Type": "text/html"})
+    with serving(always(page)) as server, pytest.raises(Permanent) as raised:
+        client(server.url).query("up")
+    assert raised.value.source_level
+    assert "check the URL" in raised.value.message

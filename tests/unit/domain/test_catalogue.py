@@ -109,3 +109,43 @@ def test_metric_defaults_draw_it_with_no_thresholds() -> None:
 
     assert (metric.name, metric.panel, metric.scale) == ("m", True, 1.0)
     assert metric.thresholds.classify(1e9) is Health.OK
+
+
+MISTAKES = [
+    # (what the operator wrote, the line and words they must be shown)
+    (
+        '[[service]]\nid = "a"\n\n[[service.metric]]\nid = "m"\nexpr = "up"\n'
+        "warning = 1\ncritcal = 2\n",
+        8,
+        "metric 'm': unknown key 'critcal'",
+    ),
+    ('[[service]]\nid = "a"\nname = "A"\ntier = "two"\n', 4, "tier must be 1 to 4"),
+    ('[[servce]]\nid = "a"\n', 1, "unknown table or key 'servce'"),
+    ('[[service]]\nid = "a"\nowner_team = "x"\n', 3, "unknown key 'owner_team'"),
+    (
+        '[[service]]\nid = "a"\n[[service.metric]]\nid = "m"\nexpr = "up"\n'
+        'panel = "no"\n',
+        6,
+        "panel must be true or false",
+    ),
+    (
+        '[[service]]\nid = "a"\n[[service.metric]]\nid = "m"\nexpr = "up"\n'
+        "critical = nan\n",
+        6,
+        "critical must be a finite number",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "words"), MISTAKES)
+def test_mistakes_that_would_silence_a_tile_are_refused_with_their_line(
+    tmp_path: Path, text: str, line: int, words: str
+) -> None:
+    path = tmp_path / "services.toml"
+    path.write_text(text, encoding="utf-8")
+
+    catalogue, problem = load_catalogue(path)
+
+    assert catalogue.services == ()
+    assert problem.startswith(f"{path}:{line}: ")
+    assert words in problem

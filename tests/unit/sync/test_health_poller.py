@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from mimdesk.connectors.errors import AuthFailed, Permanent, Unreachable
+from mimdesk.connectors.errors import AuthFailed, Permanent, TimedOut, Unreachable
 from mimdesk.connectors.prometheus import PrometheusClient, QueryResult
 from mimdesk.domain.catalogue import Catalogue, Metric, Service
 from mimdesk.domain.health import Health
-from mimdesk.domain.series import stale_mask
+from mimdesk.domain.series import Series, stale_mask
 from mimdesk.domain.wall import Link, WallState
 from mimdesk.resources import resource
 from mimdesk.settings import PrometheusSettings, Settings, load_catalogue
@@ -47,6 +47,8 @@ class Flaky:
         self.inner = DemoSource(now=clock)
         self.failure: Exception | None = None
         self.broken: dict[str, Exception] = {}
+        # expr -> time after which the answer has no more points
+        self.cut_after: dict[str, float] = {}
         self.asked: list[tuple[str, float, float]] = []
         self.base_url = "http://prom.example.internal:9090"
 
@@ -61,10 +63,20 @@ class Flaky:
             raise self.failure
         if expr in self.broken:
             raise self.broken[expr]
-        return self.inner.query_range(expr, start, end, step)
+        answer = self.inner.query_range(expr, start, end, step)
+        cut = next((t for e, t in self.cut_after.items() if e in expr), None)
+        if cut is None:
+            return answer
+        series = tuple(_until(s, cut) for s in answer.series)
+        return replace(answer, series=series)
 
     def close(self) -> None:
         pass
+
+
+def _until(series: Series, cut: float) -> Series:
+    keep = sum(1 for t in series.times if t <= cut)
+    return replace(series, times=series.times[:keep], values=series.values[:keep])
 
 
 @pytest.fixture
@@ -235,6 +247,79 @@ def test_a_bad_query_marks_its_metric_only(
     assert errors == {(sample.monitored[1].id, broken.id): "bad query: parse error"}
     assert state.tiles[1].metrics[1].health.health is Health.NO_DATA
     assert state.tiles[1].metrics[0].health.health is Health.OK
+
+
+def test_only_bad_queries_still_mean_prometheus_answered(
+    sample: Catalogue, cache: MetricCache, clock: Clock
+) -> None:
+    one = replace(sample, services=sample.monitored[:1])
+    source = Flaky(clock)
+    for metric in one.services[0].metrics:
+        source.broken[metric.expr] = Permanent("bad query: parse error")
+    poller = HealthPoller(source, one, cache, now=clock)
+
+    state = poller.refresh()
+
+    assert state.source.link is Link.CONNECTED
+    assert state.tiles[0].health is Health.NO_DATA
+    assert state.tiles[0].metrics[0].error == "bad query: parse error"
+
+
+def test_a_server_wide_failure_is_said_once_and_ends_the_round(
+    sample: Catalogue, cache: MetricCache, clock: Clock
+) -> None:
+    source = Flaky(clock)
+    source.failure = Permanent("TLS check failed for https://p", source_level=True)
+    poller = HealthPoller(source, sample, cache, now=clock)
+
+    state = poller.refresh()
+
+    assert len(source.asked) == 1
+    assert state.source.link is Link.FAILING
+    assert state.source.message == "TLS check failed for https://p"
+    assert {t.health for t in state.tiles} == {Health.UNREACHABLE}
+
+
+def test_a_heavy_query_timing_out_does_not_take_the_wall_down(
+    sample: Catalogue, cache: MetricCache, clock: Clock
+) -> None:
+    source = Flaky(clock)
+    heavy = sample.monitored[0].metrics[0]
+    source.broken[f"timestamp({heavy.expr})"] = TimedOut("did not answer within 30 s")
+    poller = HealthPoller(source, sample, cache, now=clock)
+
+    state = poller.refresh()
+    source.asked.clear()
+    clock.now += 15
+    poller.refresh()
+
+    assert state.source.link is Link.CONNECTED
+    assert state.tiles[0].metrics[0].series  # its values still drawn
+    assert all(t.health is not Health.UNREACHABLE for t in state.tiles)
+    asked = {expr for expr, _, _ in source.asked}
+    assert f"timestamp({heavy.expr})" not in asked  # not waited for every round
+    assert heavy.expr in asked
+
+
+def test_points_that_stop_before_now_are_no_data_now(
+    sample: Catalogue, cache: MetricCache, clock: Clock
+) -> None:
+    """A rate() keeps answering for a while after its target died, with points
+    that stop short of the present: that is NO DATA now, not OK."""
+    source = Flaky(clock)
+    poller = HealthPoller(source, sample, cache, now=clock)
+    poller.refresh()
+    target = sample.monitored[0].metrics[0]
+    source.cut_after[target.expr] = clock.now + 30
+    clock.now += 120
+
+    state = poller.refresh()
+
+    view = state.tiles[0].metrics[0]
+    assert view.health.health is Health.NO_DATA
+    assert state.tiles[0].health is Health.NO_DATA
+    assert state.tiles[0].detail.startswith("No data (last ")
+    assert state.tiles[0].detail.endswith(", 2 min ago)")  # last point 90 s back
 
 
 def test_a_restarted_wall_shows_the_last_data_without_asking(
