@@ -157,6 +157,7 @@ class MetricCache:
         step: int | None = None,
         warnings: Sequence[str] = (),
         notes: Sequence[str] = (),
+        empty_now: bool | None = None,
     ) -> int:
         """Store one answer for the window [start, end]; returns rows written.
 
@@ -181,7 +182,8 @@ class MetricCache:
                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?)",
                 (
                     service, metric, expr, start, end, fetched_at, step,
-                    int(not rows), json.dumps(list(warnings)),
+                    int(not rows if empty_now is None else empty_now),
+                    json.dumps(list(warnings)),
                     json.dumps(list(notes)), int(not warnings),
                 ),
             )  # fmt: skip
