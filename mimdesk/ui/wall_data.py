@@ -28,7 +28,8 @@ _EMPTY = np.empty(0)
 @dataclass(frozen=True)
 class PanelData:
     """One metric's graph: `fresh` and `stale` share `x` (NaN where the other
-    draws); `top`/`bottom` are the times of +inf/-inf values."""
+    draws; `stale` is empty when nothing is stale); `top`/`bottom` are the times
+    of +inf/-inf values."""
 
     x: np.ndarray
     fresh: np.ndarray
@@ -43,6 +44,14 @@ class PanelData:
         return self.x.size == 0
 
 
+def _floats(values: Sequence[float | None]) -> np.ndarray:
+    """A float array of a tuple; None becomes NaN."""
+    try:
+        return np.fromiter(values, float, len(values))
+    except TypeError:  # a None: the slower way, which reads it as NaN
+        return np.array(values, dtype=float)
+
+
 def _step(times: np.ndarray) -> float:
     """The series' step: its smallest spacing (gaps only make spacings longer)."""
     spacings = np.diff(times)
@@ -50,22 +59,25 @@ def _step(times: np.ndarray) -> float:
     return float(spacings.min()) if spacings.size else 0.0
 
 
-def _stale(series: Series, times: np.ndarray, limit: float) -> np.ndarray:
+def _stale(series: Series, times: np.ndarray, limit: float) -> np.ndarray | None:
     """The rule of series.stale_mask, vectorised: the point repeats a sample
-    older than `limit`."""
+    older than `limit`. None when no point does."""
     if not series.sample_times:
-        return np.zeros(times.size, dtype=bool)
-    sampled = np.array(series.sample_times, dtype=float)  # None becomes NaN
+        return None
     with np.errstate(invalid="ignore"):
-        return np.asarray((times - sampled) > limit)
+        stale = (times - _floats(series.sample_times)) > limit
+    return stale if stale.any() else None
 
 
 def _one(
     series: Series, scale: float, limit: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """x, y and stale flags of one series, NaN inserted across missing steps."""
-    times = np.asarray(series.times, dtype=float)
-    values = np.asarray(series.values, dtype=float) * scale
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """x, y and stale flags (None: none stale) of one series, NaN inserted across
+    missing steps."""
+    times = _floats(series.times)
+    values = _floats(series.values)
+    if scale != 1.0:
+        values *= scale
     stale = _stale(series, times, limit)
     step = _step(times)
     if step > 0:
@@ -73,8 +85,28 @@ def _one(
         if after.size:
             times = np.insert(times, after, times[after - 1] + step)
             values = np.insert(values, after, math.nan)
-            stale = np.insert(stale, after, False)
+            if stale is not None:
+                stale = np.insert(stale, after, False)
     return times, values, stale
+
+
+def _joined(
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Series end to end, each but the last followed by a NaN break."""
+    if len(parts) == 1:
+        return parts[0]
+    x = np.concatenate([np.append(t, t[-1]) for t, _, _ in parts])[:-1]
+    y = np.concatenate([np.append(v, math.nan) for _, v, _ in parts])[:-1]
+    if all(s is None for _, _, s in parts):
+        return x, y, None
+    stale = np.concatenate(
+        [
+            np.append(np.zeros(t.size, bool) if s is None else s, False)
+            for t, _, s in parts
+        ]
+    )[:-1]
+    return x, y, stale
 
 
 def panel_data(
@@ -84,24 +116,37 @@ def panel_data(
     parts = [_one(s, scale, stale_limit) for s in series if s.times]
     if not parts:
         return PanelData(_EMPTY, _EMPTY, _EMPTY, _EMPTY, _EMPTY, None, None)
-    x = np.concatenate([np.append(t, t[-1]) for t, _, _ in parts])
-    y = np.concatenate([np.append(v, math.nan) for _, v, _ in parts])
-    stale = np.concatenate([np.append(s, False) for _, _, s in parts])
+    x, y, stale = _joined(parts)
     finite = np.isfinite(y)
-    shown = np.where(finite, y, math.nan)
+    if finite.all():
+        shown, top, bottom = y, _EMPTY, _EMPTY
+    else:
+        shown = np.where(finite, y, math.nan)
+        top, bottom = x[np.isposinf(y)], x[np.isneginf(y)]
+    low, high = _bounds(shown)
+    if stale is None:
+        return PanelData(x, shown, _EMPTY, top, bottom, low, high)
     # The stale line starts at the last fresh point, so the two lines join.
     joined = stale | np.append(stale[1:], False)
-    low = float(shown[finite].min()) if finite.any() else None
-    high = float(shown[finite].max()) if finite.any() else None
     return PanelData(
         x,
         np.where(stale, math.nan, shown),
         np.where(joined, shown, math.nan),
-        x[np.isposinf(y)],
-        x[np.isneginf(y)],
+        top,
+        bottom,
         low,
         high,
     )
+
+
+def _bounds(values: np.ndarray) -> tuple[float | None, float | None]:
+    """Smallest and largest value, NaN left out; None for none."""
+    if not values.size:
+        return None, None
+    low, high = float(np.fmin.reduce(values)), float(np.fmax.reduce(values))
+    if math.isnan(low):
+        return None, None
+    return low, high
 
 
 def scaled_levels(thresholds: Thresholds, scale: float) -> tuple[float | None, ...]:

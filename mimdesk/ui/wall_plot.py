@@ -16,10 +16,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics
 
+from mimdesk.domain.series import Series
 from mimdesk.domain.wall import MetricView
 from mimdesk.ui.theme import Theme
 from mimdesk.ui.wall_data import (
-    PanelData,
     panel_data,
     scaled_levels,
     time_ticks,
@@ -27,8 +27,6 @@ from mimdesk.ui.wall_data import (
 )
 
 log = logging.getLogger(__name__)
-
-EMPTY = np.empty(0)
 
 # Room kept above and below the data, as a share of its range; off-scale marks
 # sit in the top and bottom half of it.
@@ -62,16 +60,26 @@ class ZoneAxis(pg.AxisItem):  # type: ignore[misc]
 
 
 class _Panel:
-    """The items of one metric in one view box: line, stale line, marks, levels."""
+    """The items of one metric in one view box: line, stale line, marks, levels.
+
+    The lines are PlotCurveItems: this class sets the ranges itself, so the
+    bookkeeping a PlotDataItem does on every setData would buy nothing. Items
+    with nothing to draw are hidden rather than given empty data."""
 
     def __init__(self, box: pg.ViewBox, style: Qt.PenStyle) -> None:
-        self.fresh = pg.PlotDataItem(connect="finite")
-        self.stale = pg.PlotDataItem(connect="finite")
+        self.fresh = pg.PlotCurveItem(connect="finite")
+        self.stale = pg.PlotCurveItem(connect="finite")
         self.marks = pg.ScatterPlotItem(pen=None)
         self.levels = [pg.InfiniteLine(angle=0, movable=False) for _ in range(2)]
         self.box, self.style = box, style
+        self.data = panel_data((), scale=1.0, stale_limit=0.0)
+        # What `data` was made from, to skip the work when a refresh repeats it.
+        self._source: tuple[tuple[Series, ...], float, float] = ((), 1.0, 0.0)
+        self._marked: tuple[float, float] | None = None
         for item in (*self.levels, self.fresh, self.stale, self.marks):
             box.addItem(item)
+        for item in (self.stale, self.marks):
+            item.setVisible(False)
 
     def set_look(self, theme: Theme, scale: float, colour: str) -> None:
         """Pens for a theme; lines thicken with the type so a 4K wall reads them.
@@ -90,40 +98,75 @@ class _Panel:
         ):
             line.setPen(pg.mkPen(level_colour, width=width, style=self.style))
 
-    def show(
-        self, view: MetricView | None, data: PanelData, limits: tuple[float, float]
-    ) -> None:
-        shown = view is not None
-        self.fresh.setData(data.x, data.fresh, connect="finite")
-        self._show_stale(data)
-        low, high = limits
-        pad = (high - low) * Y_PAD
-        self._mark(data, low - pad / 2, high + pad / 2)
+    def show(self, view: MetricView | None, stale_limit: float) -> None:
+        """Draw `view` (nothing for None); only what changed is set again."""
+        series = view.series if view else ()
+        scale = view.metric.scale if view else 1.0
+        if not self._drawn(series, scale, stale_limit):
+            self.data = panel_data(series, scale=scale, stale_limit=stale_limit)
+            self._source = (series, scale, stale_limit)
+            self._draw_lines()
         levels = (
             scaled_levels(view.metric.thresholds, view.metric.scale) if view else ()
         )
-        for line, level in zip(self.levels, (*levels, None, None), strict=False):
-            line.setVisible(level is not None)
-            if level is not None and line.value() != level:
-                line.setValue(level)
+        self._show_levels(levels)
+        low, high = y_range(self.data.low, self.data.high, levels)
+        pad = (high - low) * Y_PAD
+        self._mark(low - pad / 2, high + pad / 2)
         if self.box.viewRange()[1] != [low - pad, high + pad]:
             self.box.setYRange(low - pad, high + pad, padding=0)
-        for item in (self.fresh, self.stale, self.marks):
-            item.setVisible(shown)
+            # Move the items now: left to the paint, the move would ask for a
+            # second repaint of the tile right after the first.
+            self.box.updateMatrix()
+        shown = view is not None
+        _visible(self.fresh, shown)
+        _visible(self.stale, shown and self.data.stale.size > 0)
+        _visible(self.marks, shown and self._marked is not None)
 
-    def _show_stale(self, data: PanelData) -> None:
-        """The dashed line; most refreshes have nothing stale to draw."""
-        has = bool(data.stale.size) and not np.isnan(data.stale).all()
-        if has or self.stale.xData is None or self.stale.xData.size:
-            self.stale.setData(data.x if has else EMPTY, data.stale if has else EMPTY)
+    def _drawn(self, series: tuple[Series, ...], scale: float, limit: float) -> bool:
+        """Whether `data` already holds these very series (a repeated refresh)."""
+        drawn, drawn_scale, drawn_limit = self._source
+        return (
+            len(drawn) == len(series)
+            and all(a is b for a, b in zip(drawn, series, strict=True))
+            and (drawn_scale, drawn_limit) == (scale, limit)
+        )
 
-    def _mark(self, data: PanelData, bottom: float, top: float) -> None:
-        if not (data.top.size or data.bottom.size or len(self.marks.data)):
+    def _draw_lines(self) -> None:
+        data = self.data
+        # Without a NaN the path is one polygon, the cheapest Qt draws.
+        whole = not np.isnan(data.fresh).any()
+        self.fresh.setData(
+            data.x,
+            data.fresh,
+            connect="all" if whole else "finite",
+            skipFiniteCheck=whole,
+        )
+        if data.stale.size:
+            self.stale.setData(data.x, data.stale)
+        self._marked = None
+
+    def _show_levels(self, levels: tuple[float | None, ...]) -> None:
+        for line, level in zip(self.levels, (*levels, None, None), strict=False):
+            _visible(line, level is not None)
+            if level is not None and line.value() != level:
+                line.setValue(level)
+
+    def _mark(self, bottom: float, top: float) -> None:
+        """Triangles at the edge for +/-inf; set again only when they move."""
+        data = self.data
+        if not (data.top.size or data.bottom.size) or self._marked == (bottom, top):
             return
+        self._marked = (bottom, top)
         xs = [*data.top.tolist(), *data.bottom.tolist()]
         ys = [top] * data.top.size + [bottom] * data.bottom.size
         symbols = ["t1"] * data.top.size + ["t"] * data.bottom.size
         self.marks.setData(x=xs, y=ys, symbol=symbols)
+
+
+def _visible(item: pg.GraphicsObject, visible: bool) -> None:
+    if item.isVisible() != visible:
+        item.setVisible(visible)
 
 
 class HealthPlot(pg.PlotWidget):  # type: ignore[misc]
@@ -145,6 +188,10 @@ class HealthPlot(pg.PlotWidget):  # type: ignore[misc]
         plot.getAxis("right").linkToView(self.second)
         self.second.setXLink(plot)
         plot.getViewBox().sigResized.connect(self._on_box_resized)
+        for name in ("left", "right", "bottom"):
+            # No axis shows a label, so SI scaling never shows either; left on,
+            # every range change would re-lay out the hidden label's HTML.
+            plot.getAxis(name).enableAutoSIPrefix(False)
         boxes = (plot.getViewBox(), self.second)
         styles = (Qt.PenStyle.DashLine, Qt.PenStyle.DotLine)
         self.panels = [
@@ -191,18 +238,13 @@ class HealthPlot(pg.PlotWidget):  # type: ignore[misc]
     ) -> None:
         """Draw `views` (at most two) over [start, end]."""
         plot = self.getPlotItem()
-        plot.setXRange(start, end, padding=0)
+        box = plot.getViewBox()
+        if box.viewRange()[0] != [start, end]:
+            box.setXRange(start, end, padding=0)
+            for linked in (box, self.second):
+                linked.updateMatrix()
         for index, panel in enumerate(self.panels):
-            view = views[index] if index < len(views) else None
-            data = _data(view, stale_limit)
-            levels = (
-                scaled_levels(view.metric.thresholds, view.metric.scale) if view else ()
-            )
-            panel.show(view, data, y_range(data.low, data.high, levels))
-        plot.showAxis("right", show=len(views) > 1)
-
-
-def _data(view: MetricView | None, stale_limit: float) -> PanelData:
-    series = view.series if view else ()
-    scale = view.metric.scale if view else 1.0
-    return panel_data(series, scale=scale, stale_limit=stale_limit)
+            panel.show(views[index] if index < len(views) else None, stale_limit)
+        right = plot.getAxis("right")
+        if right.isVisible() != (len(views) > 1):
+            plot.showAxis("right", show=len(views) > 1)
