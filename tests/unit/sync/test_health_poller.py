@@ -548,7 +548,7 @@ def test_an_edited_catalogue_is_taken_and_a_broken_one_reported(
     assert len(fewer.tiles) == 7
     assert fewer.source.catalogue_problem == ""
     assert len(broken.tiles) == 7  # the last good catalogue stays in use
-    line = original[:cut].count("\n") + 1
+    line = original[:cut].count("\n") + 2  # the id line of the new table
     assert broken.source.catalogue_problem == (
         f"{path}:{line}: service id 'two words' must be one word"
     )
