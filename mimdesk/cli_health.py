@@ -1,8 +1,9 @@
 """`mimdesk health` and `mimdesk query`: the wall's data from the command line.
 
 Both read the same source as the wall (MIMDESK_PROMETHEUS_URL, the settings'
-[prometheus] url, else DEMO). JSON output spells NaN and infinities as the strings
-Prometheus uses, so no reader chokes on them.
+[prometheus] url, else DEMO; `query` asks for --demo before it shows DEMO data). A
+configured server that cannot be used is exit 2, said once. JSON output spells NaN
+and infinities as the strings Prometheus uses, so no reader chokes on them.
 """
 
 from __future__ import annotations
@@ -11,26 +12,40 @@ import argparse
 import json
 import math
 import re
+import sqlite3
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mimdesk.connectors.errors import ConnectorError, Permanent
 from mimdesk.connectors.prometheus import QueryResult
+from mimdesk.domain.catalogue import Catalogue
 from mimdesk.domain.health import format_value
 from mimdesk.domain.series import Series, align, choose_step, raw_value
 from mimdesk.domain.times import utc_iso
 from mimdesk.domain.wall import Link, MetricView, Tile, WallState
-from mimdesk.sync.health import open_health
-from mimdesk.sync.sources import choose_source, source_name
+from mimdesk.settings import Settings
+from mimdesk.store.metrics import CACHE_FILE, MetricCache
+from mimdesk.sync.health import HealthPoller
+from mimdesk.sync.sources import (
+    URL_VARIABLE,
+    Chosen,
+    Source,
+    is_demo,
+    open_source,
+    source_name,
+)
 
 if TYPE_CHECKING:
     from mimdesk.cli import Context
 
 HEALTH_FORMAT = "mimdesk.health/1"
 QUERY_FORMAT = "mimdesk.query/1"
-EXIT_OK, EXIT_USAGE, EXIT_UNREACHABLE = 0, 2, 5
+EXIT_OK, EXIT_USAGE, EXIT_CACHE, EXIT_UNREACHABLE = 0, 2, 3, 5
+DEMO_WORDS = "demo data, not measured"
 # Points a range query asks for when no step is given (as Prometheus's own UI).
 DEFAULT_POINTS = 250
 
@@ -69,6 +84,8 @@ def seconds(text: str) -> int:
 
 
 def cmd_health(ctx: Context, args: argparse.Namespace) -> int:
+    if ctx.catalogue_problem:
+        return EXIT_USAGE  # the problem, with file and line, is already shown
     if not ctx.catalogue.monitored:
         print(
             f"error: no service in {ctx.catalogue_path} has a [[service.metric]]; "
@@ -76,11 +93,15 @@ def cmd_health(ctx: Context, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    poller = open_health(ctx.settings, ctx.catalogue, ctx.paths.data_dir, demo=ctx.demo)
+    chosen = checked_source(ctx.settings, demo=ctx.demo)
+    if chosen is None:
+        return EXIT_USAGE
+    cache_file = ctx.paths.data_dir / CACHE_FILE
     try:
-        state = poller.refresh()
-    finally:
-        poller.close()
+        state = refresh_once(chosen.source, ctx.catalogue, cache_file)
+    except (sqlite3.Error, OSError) as exc:
+        print(f"error: {cache_failure(cache_file, exc)}", file=sys.stderr)
+        return EXIT_CACHE
     if args.json:
         _emit(health_json(state))
     else:
@@ -89,6 +110,45 @@ def cmd_health(ctx: Context, args: argparse.Namespace) -> int:
         print(f"error: {state.source.message}", file=sys.stderr)
         return EXIT_UNREACHABLE
     return EXIT_OK
+
+
+def checked_source(settings: Settings, *, demo: bool) -> Chosen | None:
+    """The configured source, its warnings shown on stderr; None (and why, shown)
+    when the configured server cannot be used."""
+    chosen = open_source(settings, demo=demo)
+    for warning in chosen.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if chosen.unusable:
+        chosen.source.close()
+        print(f"error: {chosen.unusable}", file=sys.stderr)
+        return None
+    return chosen
+
+
+def refresh_once(source: Source, catalogue: Catalogue, cache_file: Path) -> WallState:
+    """One refresh into the metric cache; says so on stderr if it is not kept."""
+    try:
+        cache = MetricCache.open(cache_file)
+    except BaseException:
+        source.close()
+        raise
+    poller = HealthPoller(source, catalogue, cache)
+    try:
+        state = poller.refresh()
+    finally:
+        poller.close()
+    if cache.problem:
+        print(f"warning: {cache.problem}", file=sys.stderr)
+    return state
+
+
+def cache_failure(cache_file: Path, exc: BaseException) -> str:
+    """What to tell the operator when the metric cache fails outright."""
+    return (
+        f"the metric cache {cache_file} could not be used: {exc}. It holds only "
+        f"samples that can be fetched again: free space in {cache_file.parent}, "
+        "or delete the file, or choose another data folder (--data-dir)"
+    )
 
 
 def health_json(state: WallState) -> dict[str, Any]:
@@ -141,7 +201,7 @@ def _metric_json(view: MetricView) -> dict[str, Any]:
 
 def health_lines(state: WallState) -> list[str]:
     source = state.source
-    kind = " (demo data, not measured)" if source.demo else ""
+    kind = f" ({DEMO_WORDS})" if source.demo else ""
     last = _iso(source.last_success) or "never"
     lines = [f"source: {source.name}{kind}: {source.link.value}, last success {last}"]
     if source.message:
@@ -173,9 +233,19 @@ def _shown(view: MetricView) -> str:
 
 
 def cmd_query(ctx: Context, args: argparse.Namespace) -> int:
-    source = choose_source(ctx.settings, demo=ctx.demo)
+    refusal = _step_refusal(args)
+    if refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+        return EXIT_USAGE
+    chosen = checked_source(ctx.settings, demo=ctx.demo)
+    if chosen is None:
+        return EXIT_USAGE
+    source, at = chosen.source, time.time()
+    if is_demo(source) and not ctx.demo:
+        print(f"error: {_no_server(ctx)}", file=sys.stderr)
+        return EXIT_USAGE
     try:
-        result = _query(source, args)
+        result = _query(source, args, at)
     except Permanent as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return EXIT_UNREACHABLE if exc.status in (401, 403, 404) else EXIT_USAGE
@@ -184,31 +254,67 @@ def cmd_query(ctx: Context, args: argparse.Namespace) -> int:
         return EXIT_UNREACHABLE
     finally:
         source.close()
+    name, demo = source_name(source), is_demo(source)
     if args.json:
-        _emit(query_json(args.expr, result, source_name(source)))
+        instant = at if args.range is None else None
+        _emit(query_json(args.expr, result, name, demo, instant))
     else:
-        print("\n".join(query_lines(result, source_name(source))))
+        print("\n".join(query_lines(result, name, demo)))
     return EXIT_OK
 
 
-def _query(source: Any, args: argparse.Namespace) -> QueryResult:
-    now = time.time()
+def _step_refusal(args: argparse.Namespace) -> str:
+    """Why the step cannot be used as asked; empty when it can."""
+    if args.step is not None and args.range is None:
+        return "--step applies to range queries; add --range (e.g. --range 1h)"
+    if args.step is not None and args.range is not None and args.step >= args.range:
+        return (
+            f"step must be shorter than the range (--step {args.step}s, "
+            f"--range {args.range}s)"
+        )
+    return ""
+
+
+def _no_server(ctx: Context) -> str:
+    return (
+        f"no Prometheus server is configured: set {URL_VARIABLE} (e.g. "
+        "http://127.0.0.1:9090) or url under [prometheus] in "
+        f"{ctx.paths.config_file}; or add --demo to see made-up DEMO data"
+    )
+
+
+def _query(source: Source, args: argparse.Namespace, now: float) -> QueryResult:
     if args.range is None:
-        result: QueryResult = source.query(args.expr)
-        return result
+        # At an explicit time, so a string or scalar answer has its instant.
+        return source.query(args.expr, at=now)
     start = now - args.range
     wanted = args.step or max(1, math.ceil(args.range / DEFAULT_POINTS))
     step = choose_step(start, now, wanted).seconds
     first, end = align(start, now, step)
     result = source.query_range(args.expr, first, end, step)
+    used = result.step.seconds if result.step else step
+    if args.step and used > args.step and not _says_reduced(result.notes):
+        note = f"resolution reduced to {used}s (asked for {args.step}s)"
+        result = replace(result, notes=(*result.notes, note))
     return result
 
 
-def query_json(expr: str, result: QueryResult, name: str) -> dict[str, Any]:
+def _says_reduced(notes: tuple[str, ...]) -> bool:
+    return any(n.startswith("resolution reduced") for n in notes)
+
+
+def query_json(
+    expr: str,
+    result: QueryResult,
+    name: str,
+    demo: bool = False,
+    at: float | None = None,
+) -> dict[str, Any]:
     """Prometheus's own result shape (values as strings), with our notes."""
     data: dict[str, Any] = {
         "format": QUERY_FORMAT,
         "source": name,
+        "demo": demo,
         "expr": expr,
         "resultType": result.result_type,
         "step": result.step.seconds if result.step else None,
@@ -216,14 +322,22 @@ def query_json(expr: str, result: QueryResult, name: str) -> dict[str, Any]:
         "infos": list(result.infos),
         "notes": list(result.notes),
         "hidden": result.hidden,
+        "result": _result_json(result, at),
     }
-    if result.text is not None:
-        data["result"] = result.text
-    elif result.result_type == "matrix":
-        data["result"] = [_matrix_entry(s) for s in result.series]
-    else:
-        data["result"] = [_vector_entry(s) for s in result.series]
     return data
+
+
+def _result_json(result: QueryResult, at: float | None) -> Any:
+    """`data.result` as Prometheus shapes it for each resultType; `at` is when an
+    instant query was evaluated (a string answer carries no other time)."""
+    if result.text is not None:
+        return [None if at is None else _time(at), result.text]
+    if result.result_type == "matrix":
+        return [_matrix_entry(s) for s in result.series]
+    if result.result_type == "scalar":
+        (point,) = result.series
+        return _vector_entry(point)["value"]
+    return [_vector_entry(s) for s in result.series]
 
 
 def _matrix_entry(series: Series) -> dict[str, Any]:
@@ -238,8 +352,9 @@ def _vector_entry(series: Series) -> dict[str, Any]:
     return {"metric": dict(series.labels), "value": [_time(t), _spelling(v)]}
 
 
-def query_lines(result: QueryResult, name: str) -> list[str]:
-    lines = [f"# {name}: {result.result_type}"]
+def query_lines(result: QueryResult, name: str, demo: bool = False) -> list[str]:
+    kind = f" ({DEMO_WORDS})" if demo else ""
+    lines = [f"# {name}{kind}: {result.result_type}"]
     lines += [f"# warning: {w}" for w in result.warnings]
     lines += [f"# note: {n}" for n in result.notes]
     if result.text is not None:

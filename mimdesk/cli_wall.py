@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import sys
+from pathlib import Path
 from typing import Any
 
 VIEWS = ("wall", "health", "console")
+EXIT_PROBLEMS, EXIT_USAGE = 1, 2
 DEFAULT_SIZE = (1920, 1080)
 
 
@@ -27,7 +31,37 @@ def cmd_wall(ctx: Any, args: argparse.Namespace) -> int:
 def cmd_screenshot(ctx: Any, args: argparse.Namespace) -> int:
     from mimdesk.app import save_view
 
-    return save_view(ctx.paths, ctx.settings, ctx.catalogue, args)
+    output = Path(args.output)
+    problem = output_problem(output)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return save_view(ctx.paths, ctx.settings, ctx.catalogue, args)
+    except OSError as exc:
+        print(
+            f"error: the picture could not be saved to {output}: {exc}; check the "
+            "folder exists, is writable and has free space",
+            file=sys.stderr,
+        )
+        return EXIT_PROBLEMS
+
+
+def output_problem(output: Path) -> str:
+    """Why a picture cannot be saved at `output`; empty when it can be tried."""
+    if output.suffix.lower() != ".png":
+        shown = output.suffix or "a name without one"
+        return f"--output must end in .png (pictures are saved as PNG), not {shown}"
+    folder = next(
+        (p for p in (output.parent, *output.parent.parents) if p.exists()), None
+    )
+    if folder is None or not folder.is_dir():
+        return f"--output {output}: {folder} is not a folder"
+    if output.is_dir():
+        return f"--output {output} is a folder; name a .png file in it"
+    if not os.access(folder, os.W_OK):
+        return f"--output {output}: the folder {folder} cannot be written"
+    return ""
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -9,12 +9,14 @@ from __future__ import annotations
 import csv
 import getpass
 import logging
+import os
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import tzlocal
 
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 
 THEMES = ("dark", "light")
 PROMETHEUS_AUTH = ("none", "bearer", "basic")
+URL_RULE = "must be an http:// or https:// URL with a host, e.g. http://127.0.0.1:9090"
 
 
 def _default_operator() -> str:
@@ -222,11 +225,55 @@ def _severity_names(names: object, path: Path, problems: list[str]) -> SeverityS
     return SeverityScale(merged)
 
 
+def url_problem(url: str) -> str:
+    """Why `url` cannot be a monitoring server's address; empty when it can."""
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+        usable = usable and parts.port != 0  # a port that is not one raises
+    except ValueError:
+        usable = False
+    return "" if usable and not any(c.isspace() for c in url) else URL_RULE
+
+
+def without_credentials(url: str) -> str:
+    """The URL without any user name or password in it (safe to show and log)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url.rsplit("@", 1)[-1]
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def ca_file_problem(ca_file: Path) -> str:
+    """Why the CA file cannot be used to check a server; empty when it can."""
+    if not ca_file.is_file():
+        return f"{ca_file} does not exist or is not a file"
+    if not os.access(ca_file, os.R_OK):
+        return f"{ca_file} cannot be read (check its permissions)"
+    return ""
+
+
 def _prometheus(raw: object, path: Path, problems: list[str]) -> PrometheusSettings:
     if not isinstance(raw, dict):
         problems.append(f"{path}: prometheus must be a table like [prometheus]")
         return PrometheusSettings()
+    # Kept even when wrong: a configured server that cannot be used must fail
+    # loudly, never turn quietly into the DEMO source.
+    url = raw.pop("url", "")
     values = _server(raw, "prometheus", path, problems)
+    text = url.strip() if isinstance(url, str) else str(url)
+    values["url"] = text
+    if text and url_problem(text):
+        shown = without_credentials(url) if isinstance(url, str) else url
+        problems.append(f"{path}: [prometheus] url {URL_RULE}, not {shown!r}")
+    ca_file = values.get("ca_file")
+    if ca_file is not None and ca_file_problem(ca_file):
+        problems.append(
+            f"{path}: [prometheus] ca_file: {ca_file_problem(ca_file)}; "
+            "fix the path, or remove the line to use the system's CAs"
+        )
     problems += [f"{path}: unknown setting prometheus.{key} ignored" for key in raw]
     return PrometheusSettings(**values)
 

@@ -2,7 +2,10 @@
 
 Samples live apart from the incident journal (`cache.sqlite` beside the store), so
 the journal never grows with monitoring data and the cache can be deleted at any
-time. A value is stored as REAL, and its Prometheus spelling as TEXT when it is not
+time. Nothing in it is needed: a damaged file is set aside, a deleted one started
+again, and where no file can be written the samples are kept in memory.
+
+A value is stored as REAL, and its Prometheus spelling as TEXT when it is not
 finite, because SQLite binds NaN as NULL (case C01). An empty answer writes nothing
 (no synthetic zero, case C04).
 
@@ -11,16 +14,20 @@ A cache is used by one thread at a time: the poller's. Its connection is not sha
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
 import json
 import logging
 import math
+import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from mimdesk.domain.catalogue import Catalogue
 from mimdesk.domain.series import Series, parse_value, raw_value
@@ -30,6 +37,9 @@ from mimdesk.store.db import StoreError, connect, wrap
 log = logging.getLogger(__name__)
 
 CACHE_FILE = "cache.sqlite"
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # Bump when the tables change: the cache is then dropped and fetched again.
 SCHEMA = 2
@@ -96,41 +106,105 @@ class FetchState:
     error: str
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _recovering(
+    method: Callable[Concatenate[MetricCache, P], R],
+) -> Callable[Concatenate[MetricCache, P], R]:
+    """Run a cache method; if SQLite fails, recover (see MetricCache._recover) and
+    run it once more on the new file or in memory."""
+
+    def run(self: MetricCache, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.ProgrammingError, sqlite3.IntegrityError):
+            raise  # our own mistake, not the file's
+        except sqlite3.DatabaseError as exc:
+            if not self._recover(exc):
+                raise
+        return method(self, *args, **kwargs)
+
+    functools.update_wrapper(run, method)
+    return run
+
+
 class MetricCache:
     """Samples per (service, metric, label set, time), fetch state per metric, and
-    the source's last known state. Not thread-safe: one thread uses it."""
+    the source's last known state. Not thread-safe: one thread uses it.
 
-    def __init__(self, conn: sqlite3.Connection, path: Path | None = None) -> None:
+    The cache never stops the wall: a damaged file is set aside and a new one
+    started; where none can be written, samples are kept in memory and `problem`
+    says why (for the operator, once)."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        path: Path | None = None,
+        *,
+        problem: str = "",
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
         self._conn = conn
         self.path = path
+        self.problem = problem
+        self._clock = clock
+        self._identity = _identity(path) if path and not problem else None
 
     @classmethod
-    def open(cls, path: Path) -> MetricCache:
+    def open(
+        cls, path: Path, *, clock: Callable[[], datetime] = _utc_now
+    ) -> MetricCache:
         """Open (or create) the cache file; its folder is created if missing."""
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            conn = connect(path)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(
-                f"cannot open the metric cache {path}: {exc} (delete the file to "
-                "start afresh; it holds nothing that cannot be fetched again)"
-            ) from exc
-        # Samples can be fetched again: durability of the last commit matters less
-        # than for the journal.
-        conn.execute("PRAGMA synchronous = NORMAL")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version != SCHEMA:
-            # Written by another version: nothing here that cannot be fetched again.
-            for table in ("samples", "series", "fetches", "source"):
-                conn.execute(f"DROP TABLE IF EXISTS {table}")
-            conn.execute(f"PRAGMA user_version = {SCHEMA}")
-        db = wrap(conn)
-        for statement in (_SERIES, _SAMPLES, _FETCHES, _SOURCE):
-            db.execute(statement)
-        return cls(conn, path)
+        conn, problem = _open(path, clock)
+        return cls(conn, path, problem=problem, clock=clock)
+
+    @property
+    def in_memory(self) -> bool:
+        return self.path is None or self._identity is None
 
     def close(self) -> None:
         self._conn.close()
+
+    def check_file(self) -> bool:
+        """Start a new file if ours was deleted or replaced while open (the rows
+        would go to a file no one can open again); True if it was."""
+        if self.in_memory or self.path is None:
+            return False
+        try:
+            now = _identity(self.path)
+        except OSError as exc:
+            log.warning("metric cache %s cannot be checked: %s", self.path, exc)
+            return False
+        if now == self._identity:
+            return False
+        what = "deleted" if now is None else "replaced"
+        log.warning("metric cache %s was %s while in use; reopening", self.path, what)
+        self._reopen(self.path)
+        return True
+
+    def _reopen(self, path: Path) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+        self._conn, self.problem = _open(path, self._clock)
+        self._identity = None if self.problem else _identity(path)
+
+    def _recover(self, exc: sqlite3.Error) -> bool:
+        """After a failure in use: a damaged file is set aside and a new one
+        started, anything else (a full disk) moves the cache to memory. False when
+        already in memory (nothing more to try)."""
+        if self.in_memory or self.path is None:
+            return False
+        log.warning("metric cache %s failed in use: %s", self.path, exc)
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+        if _damaged(exc) and _set_aside(self.path, self._clock()):
+            self._reopen(self.path)
+        else:
+            self._conn, self.problem = _memory(self.path, exc), _why(self.path, exc)
+            self._identity = None
+        return True
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -138,12 +212,16 @@ class MetricCache:
         try:
             yield self._conn
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            # SQLite may have rolled back already (a full disk): keep the cause.
+            if self._conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
 
     # --- writing ------------------------------------------------------------
 
+    @_recovering
     def write(
         self,
         service: str,
@@ -203,6 +281,7 @@ class MetricCache:
         ).fetchone()
         return int(row[0])
 
+    @_recovering
     def record_error(self, service: str, metric: str, text: str) -> None:
         """A query problem for this metric alone; its cached samples stay."""
         with self._transaction() as conn:
@@ -212,6 +291,7 @@ class MetricCache:
                 (service, metric, text),
             )
 
+    @_recovering
     def prune(self, before: float) -> int:
         """Drop samples older than `before` (the retention bound); returns how many."""
         with self._transaction() as conn:
@@ -228,6 +308,7 @@ class MetricCache:
             log.debug("metric cache: pruned %s samples before %s", removed, before)
         return removed
 
+    @_recovering
     def forget(self, service: str, metric: str) -> None:
         """Drop one metric's samples and fetch state (its expression changed)."""
         with self._transaction() as conn:
@@ -242,6 +323,7 @@ class MetricCache:
                     (service, metric),
                 )
 
+    @_recovering
     def clear(self) -> None:
         """Forget everything (the wall now reads another source)."""
         with self._transaction() as conn:
@@ -250,6 +332,7 @@ class MetricCache:
 
     # --- reading ------------------------------------------------------------
 
+    @_recovering
     def fetch_state(self, service: str, metric: str) -> FetchState | None:
         row = self._conn.execute(
             "SELECT expr, last_start, last_end, fetched_at, step, complete, error "
@@ -270,6 +353,7 @@ class MetricCache:
             return None
         return state.end
 
+    @_recovering
     def read(self, service: str, metric: str, since: float) -> Cached:
         """The metric's series from `since` on, with what the last fetch said."""
         rows = self._conn.execute(
@@ -306,6 +390,7 @@ class MetricCache:
             for service in catalogue.monitored
         }
 
+    @_recovering
     def count(self) -> int:
         """How many samples the cache holds."""
         row = self._conn.execute("SELECT count(*) FROM samples").fetchone()
@@ -313,6 +398,7 @@ class MetricCache:
 
     # --- the source ---------------------------------------------------------
 
+    @_recovering
     def save_source(self, state: SourceState) -> None:
         with self._transaction() as conn:
             conn.execute(
@@ -326,6 +412,7 @@ class MetricCache:
                 ),
             )
 
+    @_recovering
     def load_source(self) -> SourceState | None:
         row = self._conn.execute(
             "SELECT name, demo, link, last_success, message FROM source"
@@ -338,6 +425,113 @@ class MetricCache:
         except ValueError:
             known = Link.UNKNOWN
         return SourceState(name, known, bool(demo), last_success, message)
+
+
+def _open(path: Path, clock: Callable[[], datetime]) -> tuple[sqlite3.Connection, str]:
+    """A connection to the cache file, or to memory and why not the file."""
+    try:
+        try:
+            return _connect(path), ""
+        except (sqlite3.Error, StoreError) as exc:
+            if not _worth_setting_aside(path, exc) or not _set_aside(path, clock()):
+                raise
+        return _connect(path), ""
+    except (OSError, sqlite3.Error, StoreError) as exc:
+        return _memory(path, exc), _why(path, exc)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """The cache file, checked and with current tables (a damaged one raises)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    existed = path.exists() and path.stat().st_size > 0
+    conn = connect(path)
+    try:
+        if existed:
+            found = conn.execute("PRAGMA quick_check").fetchall()
+            if [str(row[0]) for row in found] != ["ok"]:
+                raise sqlite3.DatabaseError(
+                    f"database disk image is malformed: {found[0][0]}"
+                )
+        _prepare(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _prepare(conn: sqlite3.Connection) -> None:
+    """Create the tables, dropping those of another version."""
+    # Samples can be fetched again: durability of the last commit matters less
+    # than for the journal.
+    conn.execute("PRAGMA synchronous = NORMAL")
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version != SCHEMA:
+        # Written by another version: nothing here that cannot be fetched again.
+        for table in ("samples", "series", "fetches", "source"):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.execute(f"PRAGMA user_version = {SCHEMA}")
+    db = wrap(conn)
+    for statement in (_SERIES, _SAMPLES, _FETCHES, _SOURCE):
+        db.execute(statement)
+
+
+def _memory(path: Path, exc: BaseException) -> sqlite3.Connection:
+    log.warning("metric cache %s cannot be used (%s); keeping it in memory", path, exc)
+    conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    _prepare(conn)
+    return conn
+
+
+def _why(path: Path, exc: BaseException) -> str:
+    return (
+        f"the metric cache {path} cannot be used ({exc}), so samples are kept in "
+        f"memory for this run: graphs start empty and history is not kept. Free "
+        f"space in {path.parent} or make it writable, or choose another data folder "
+        "(--data-dir or MIMDESK_DATA_DIR)"
+    )
+
+
+def _damaged(exc: BaseException) -> bool:
+    """A file SQLite cannot read as a database (not: full, locked, read-only)."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return False
+    return isinstance(exc, sqlite3.DatabaseError)
+
+
+def _worth_setting_aside(path: Path, exc: BaseException) -> bool:
+    """Whether a new file could do better: the old one is damaged or unreadable,
+    and the folder can take a new one."""
+    text = str(exc).lower()
+    if any(word in text for word in ("locked", "busy", "full", "disk i/o")):
+        return False
+    if not _damaged(exc) and "unable to open" not in text:
+        return False
+    return path.is_file() and os.access(path.parent, os.W_OK)
+
+
+def _set_aside(path: Path, now: datetime) -> Path | None:
+    """Rename a damaged cache (and its WAL files) out of the way; where to."""
+    aside = path.with_name(f"{path.name}.damaged-{now:%Y%m%dT%H%M%SZ}")
+    try:
+        path.rename(aside)
+    except OSError as exc:
+        log.warning("metric cache %s cannot be set aside: %s", path, exc)
+        return None
+    for suffix in ("-wal", "-shm"):
+        companion = path.with_name(path.name + suffix)
+        with contextlib.suppress(OSError):
+            companion.rename(aside.with_name(aside.name + suffix))
+    log.warning("metric cache %s was damaged; set aside as %s", path, aside)
+    return aside
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file, or None if there is none."""
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def _labels_text(labels: Iterable[tuple[str, str]]) -> str:

@@ -177,6 +177,7 @@ class HealthPoller:
 
     def refresh(self) -> WallState:
         """Fetch what is new for every metric, store it, and return the wall."""
+        self._cache.check_file()  # deleted or replaced under us: start afresh
         now = self._now()
         catalogue = self.catalogue
         done = self._fetch_all(catalogue, now)

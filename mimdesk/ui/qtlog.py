@@ -16,9 +16,20 @@ _LEVELS = {
     QtMsgType.QtFatalMsg: logging.CRITICAL,
 }
 
+# Messages known to be harmless, kept at debug: the offscreen platform (used by
+# `mimdesk screenshot`) cannot pass size hints to a window manager it lacks.
+HARMLESS = ("This plugin does not support propagateSizeHints()",)
+
+
+def level(kind: QtMsgType, message: str) -> int:
+    """The logging level for a Qt message of this kind."""
+    if message.startswith(HARMLESS):
+        return logging.DEBUG
+    return _LEVELS.get(kind, logging.WARNING)
+
 
 def _handle(kind: QtMsgType, context: QMessageLogContext, message: str) -> None:
-    log.log(_LEVELS.get(kind, logging.WARNING), "%s", message)
+    log.log(level(kind, message), "%s", message)
 
 
 def install() -> None:

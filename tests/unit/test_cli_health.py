@@ -58,3 +58,26 @@ def test_durations_read_like_prometheus(text: str, expected: int) -> None:
 def test_bad_durations_are_refused(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         seconds(text)
+
+
+def test_a_scalar_result_has_prometheus_shape() -> None:
+    result = QueryResult("scalar", (Series((), (1700000000.0,), (math.nan,)),))
+
+    data = query_json("scalar(up)", result, "prom")
+
+    assert data["result"] == [1700000000, "NaN"]
+
+
+def test_a_string_result_has_prometheus_shape() -> None:
+    result = QueryResult("string", text="hello")
+
+    data = query_json('"hello"', result, "prom", at=1700000000.5)
+
+    assert data["result"] == [1700000000.5, "hello"]
+
+
+def test_query_json_says_when_data_is_demo() -> None:
+    result = QueryResult("vector", (Series((), (1.0,), (2.0,)),))
+
+    assert query_json("up", result, "DEMO", demo=True)["demo"] is True
+    assert query_json("up", result, "prom")["demo"] is False

@@ -65,3 +65,58 @@ def test_a_directory_value_of_the_wrong_kind_is_reported(tmp_path) -> None:
 
     assert directory.people == ()
     assert "timezone must be text" in problem
+
+
+RULE = "must be an http:// or https:// URL with a host, e.g. http://127.0.0.1:9090"
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:29090", "ftp://prom", "http://", "x y"])
+def test_an_unusable_prometheus_url_is_a_problem_and_kept(tmp_path, url) -> None:
+    from mimdesk.settings import load_settings
+
+    config = tmp_path / "settings.toml"
+    config.write_text(f'[prometheus]\nurl = "{url}"\n', encoding="utf-8")
+
+    loaded = load_settings(config)
+
+    assert loaded.problems == (f"{config}: [prometheus] url {RULE}, not {url!r}",)
+    # Kept, so the wall says the server is unusable instead of showing DEMO data.
+    assert loaded.settings.prometheus.url == url
+
+
+def test_a_good_prometheus_url_is_no_problem(tmp_path) -> None:
+    from mimdesk.settings import load_settings
+
+    config = tmp_path / "settings.toml"
+    config.write_text('[prometheus]\nurl = "https://prom:9090/p/"\n')
+
+    loaded = load_settings(config)
+
+    assert loaded.problems == ()
+    assert loaded.settings.prometheus.url == "https://prom:9090/p/"
+
+
+def test_a_missing_ca_file_is_reported_with_file_and_key(tmp_path) -> None:
+    from mimdesk.settings import load_settings
+
+    config = tmp_path / "settings.toml"
+    config.write_text('[prometheus]\nurl = "https://prom"\nca_file = "/nope/ca.pem"\n')
+
+    (problem,) = load_settings(config).problems
+
+    assert problem.startswith(
+        f"{config}: [prometheus] ca_file: /nope/ca.pem does not exist or is not a file"
+    )
+
+
+def test_a_readable_ca_file_is_no_problem(tmp_path) -> None:
+    from mimdesk.settings import load_settings
+
+    (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    config = tmp_path / "settings.toml"
+    config.write_text('[prometheus]\nurl = "https://prom"\nca_file = "ca.pem"\n')
+
+    loaded = load_settings(config)
+
+    assert loaded.problems == ()
+    assert loaded.settings.prometheus.ca_file == tmp_path / "ca.pem"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -211,3 +213,113 @@ def test_clear_forgets_everything(cache: MetricCache) -> None:
     assert (cache.count(), cache.load_source(), cache.last_end("svc", "m")) == (
         0, None, None,
     )  # fmt: skip
+
+
+# --- a damaged, unwritable or vanished cache (defects A, B, J) ---------------
+
+AT = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+
+
+def fixed_clock() -> datetime:
+    return AT
+
+
+def test_a_file_of_random_bytes_is_set_aside(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / CACHE_FILE
+    path.write_bytes(os.urandom(8192))
+
+    cache = MetricCache.open(path, clock=fixed_clock)
+    write(cache, (series((T0, 1.0)),), T0, T0)
+
+    assert cache.problem == ""
+    assert cache.count() == 1
+    aside = tmp_path / "cache.sqlite.damaged-20260304T050607Z"
+    assert aside.exists()
+    assert f"set aside as {aside}" in caplog.text
+    cache.close()
+
+
+def test_a_file_damaged_past_its_header_is_set_aside(tmp_path: Path) -> None:
+    path = tmp_path / CACHE_FILE
+    cache = MetricCache.open(path)
+    points = [(T0 + i, float(i)) for i in range(5000)]
+    write(cache, (series(*points),), T0, T0 + 5000)
+    cache.close()
+    damaged = bytearray(path.read_bytes())
+    damaged[3 * 4096 : 4 * 4096] = b"\xff" * 4096
+    path.write_bytes(bytes(damaged))
+
+    cache = MetricCache.open(path, clock=fixed_clock)
+
+    assert cache.count() == 0  # a new, empty cache: fetched again
+    assert (tmp_path / "cache.sqlite.damaged-20260304T050607Z").exists()
+    cache.close()
+
+
+def test_a_folder_that_cannot_be_written_keeps_the_cache_in_memory(
+    tmp_path: Path,
+) -> None:
+    plain = tmp_path / "plain-file"
+    plain.write_text("", encoding="utf-8")
+    path = plain / "data" / CACHE_FILE
+
+    cache = MetricCache.open(path)
+    write(cache, (series((T0, 1.0)),), T0, T0)
+
+    assert cache.in_memory
+    assert cache.read("svc", "m", since=0).series[0].values == (1.0,)
+    assert cache.problem.startswith(f"the metric cache {path} cannot be used (")
+    assert "kept in memory for this run" in cache.problem
+    cache.close()
+
+
+class FullDisk:
+    """A connection whose writes fail as SQLite's do on a full disk."""
+
+    in_transaction = False
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if sql.startswith("BEGIN"):
+            raise sqlite3.OperationalError("database or disk is full")
+        return self._conn.execute(sql, *args)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def test_a_full_disk_in_use_moves_the_cache_to_memory(cache: MetricCache) -> None:
+    cache._conn = FullDisk(cache._conn)  # type: ignore[assignment]
+
+    write(cache, (series((T0, 2.0)),), T0, T0)
+
+    assert cache.in_memory
+    assert "(database or disk is full)" in cache.problem
+    assert f"Free space in {cache.path.parent}" in cache.problem  # type: ignore[union-attr]
+    assert cache.read("svc", "m", since=0).series[0].values == (2.0,)
+
+
+def test_a_cache_deleted_in_use_is_started_again_and_kept(tmp_path: Path) -> None:
+    path = tmp_path / CACHE_FILE
+    cache = MetricCache.open(path)
+    write(cache, (series((T0, 1.0)),), T0, T0)
+    path.unlink()
+
+    assert cache.check_file() is True
+    write(cache, (series((T0 + 60, 2.0)),), T0 + 60, T0 + 60)
+    cache.close()
+
+    again = MetricCache.open(path)  # the next start finds what came after
+    assert again.read("svc", "m", since=0).series[0].values == (2.0,)
+    again.close()
+
+
+def test_check_file_leaves_a_cache_in_place_alone(cache: MetricCache) -> None:
+    write(cache, (series((T0, 1.0)),), T0, T0)
+
+    assert cache.check_file() is False
+    assert cache.count() == 1
