@@ -300,7 +300,8 @@ def cmd_report(ctx: Context, args: argparse.Namespace) -> int:
     at, actor = ctx.time(args.at), ctx.settings.operator
     key = args.report.strip().lower()
     ctx.read_store().incident(args.id)  # an unknown incident is exit 4, first
-    known = [f"{r.id}.{rule.id}" for r in ctx.regimes() for rule in r.reports]
+    regimes = ctx.regimes()
+    known = [f"{r.id}.{rule.id}" for r in regimes for rule in r.reports]
     if key not in known:
         choices = ", ".join(known) or "none (set regulations = [...] in settings.toml)"
         raise DomainError(f"unknown report {args.report!r}; reports here: {choices}")
@@ -308,7 +309,12 @@ def cmd_report(ctx: Context, args: argparse.Namespace) -> int:
         ctx,
         args.id,
         lambda state, now: model.record_report_sent(
-            state, key, now=now, actor=actor, at=at.utc if at else None
+            state,
+            key,
+            now=now,
+            actor=actor,
+            at=at.utc if at else None,
+            regimes=regimes,
         ),
     )
 

@@ -8,13 +8,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from mimdesk.domain.cadence import journal_cadence
+from mimdesk.domain.cadence import CadenceState, journal_cadence
 from mimdesk.domain.directory import Directory
 from mimdesk.domain.durations import durations
 from mimdesk.domain.events import JournalEvent
 from mimdesk.domain.incident import Incident, describe, in_time_order
 from mimdesk.domain.lifecycle import ORDER
-from mimdesk.domain.regulatory import Regime, report_clocks
+from mimdesk.domain.regulatory import (
+    Classification,
+    Regime,
+    classification,
+    report_clocks,
+)
 from mimdesk.domain.roster import RolePolicy, Roster, mobilisation_time
 from mimdesk.domain.severity import SeverityScale
 from mimdesk.domain.targets import TargetPolicy, target_states
@@ -231,6 +236,7 @@ def clock_json(
         incident, targets, now, first_update_at=incident.first_update_at
     )
     cadence = journal_cadence(events, updates_sent=(), cadence=targets.cadence, now=now)
+    classified = classification(events)
     return {
         "format": CLOCK_FORMAT,
         "incident": incident.id,
@@ -246,31 +252,57 @@ def clock_json(
             }
             for t in judged
         ],
-        "next_update": {
-            "due": utc_iso_or_none(cadence.next_due),
-            "overdue_seconds": _span(cadence.overdue_by),
-            "last_update": utc_iso_or_none(cadence.last_update),
-            "reminders": [utc_iso(r) for r in cadence.reminders],
-        },
-        "reports": [
-            {
-                "key": f"{regime.id}.{c.rule.id}",
-                "regime": regime.id,
-                "report": c.rule.id,
-                "title": c.rule.title,
-                "state": c.state.value,
-                "due": utc_iso_or_none(c.due),
-                "sent_at": utc_iso_or_none(c.sent_at),
-                "slack_seconds": _span(c.slack),
-                "by_backstop": c.by_backstop,
-            }
-            for regime in regimes
-            for c in report_clocks(
-                incident, regime, sent=_sent_under(incident, regime.id), now=now
-            )
-        ],
+        "next_update": _next_update_json(cadence, targets, now),
+        "classified_major_at": utc_iso_or_none(classified.major_at),
+        "downgraded": classified.downgraded,
+        "reports": _reports_json(incident, regimes, classified, now),
         "durations": _durations_json(incident, now),
     }
+
+
+def _next_update_json(
+    cadence: CadenceState, targets: TargetPolicy, now: datetime
+) -> dict[str, Any]:
+    """When the next update is due and how it stands: ok, amber (due soon), red."""
+    level = None
+    if cadence.next_due is not None and cadence.interval is not None:
+        level = targets.running_level(cadence.next_due, now, cadence.interval).value
+    return {
+        "due": utc_iso_or_none(cadence.next_due),
+        "level": level,
+        "overdue_seconds": _span(cadence.overdue_by),
+        "last_update": utc_iso_or_none(cadence.last_update),
+        "reminders": [utc_iso(r) for r in cadence.reminders],
+    }
+
+
+def _reports_json(
+    incident: Incident,
+    regimes: list[Regime],
+    classified: Classification,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "key": f"{regime.id}.{c.rule.id}",
+            "regime": regime.id,
+            "report": c.rule.id,
+            "title": c.rule.title,
+            "state": c.state.value,
+            "due": utc_iso_or_none(c.due),
+            "sent_at": utc_iso_or_none(c.sent_at),
+            "slack_seconds": _span(c.slack),
+            "by_backstop": c.by_backstop,
+        }
+        for regime in regimes
+        for c in report_clocks(
+            incident,
+            regime,
+            sent=_sent_under(incident, regime.id),
+            now=now,
+            major_at=classified.major_at,
+        )
+    ]
 
 
 def _sent_under(incident: Incident, regime: str) -> dict[str, datetime]:
@@ -300,9 +332,15 @@ def clock_lines(data: dict[str, Any], zone: tzinfo, now: datetime) -> list[str]:
     nxt = data["next_update"]
     overdue = nxt["overdue_seconds"]
     late = f", OVERDUE by {overdue // 60} min" if overdue else ""
+    late = ", DUE SOON" if nxt["level"] == "amber" else late
     lines.append(f"  next stakeholder update due {when(nxt['due'])}{late}")
     for r in data["reports"]:
         lines.append(
             f"  {r['regime']}/{r['report']}: {r['state']}, due {when(r['due'])}"
         )
+    if data["downgraded"]:
+        lines.append(f"  {DOWNGRADED} (classified {when(data['classified_major_at'])})")
     return lines
+
+
+DOWNGRADED = "severity lowered after classification as major: report clocks run on"

@@ -9,6 +9,9 @@ Rules (field case C38):
 - nothing after resolution; a reopening resumes the clock from the last update.
 At an instant where an input and a reminder coincide, the input counts first: an
 update sent exactly when due is on time.
+
+`reminder_to_announce` says which reminder, if any, a screen should announce
+now, so that a ticking screen never raises more reminders than these rules give.
 """
 
 from __future__ import annotations
@@ -51,12 +54,14 @@ CadenceInput: TypeAlias = UpdateSent | SeverityChanged | Resolved | Reopened
 @dataclass(frozen=True)
 class CadenceState:
     """The clock at `now`: next update due (None when no update is due: resolved,
-    or no cadence for the severity), how overdue it is, and the reminders so far."""
+    or no cadence for the severity), how overdue it is, the reminders so far, and
+    the update interval in force (None with no update due)."""
 
     next_due: datetime | None
     overdue_by: timedelta | None
     reminders: tuple[datetime, ...]
     last_update: datetime | None
+    interval: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -138,7 +143,20 @@ def cadence_state(
 
     due = _due(clock, cadence)
     overdue = now - due if due is not None and now >= due else None
-    return CadenceState(due, overdue, tuple(reminders), clock.last_update)
+    interval = _interval(clock, cadence)
+    return CadenceState(due, overdue, tuple(reminders), clock.last_update, interval)
+
+
+def reminder_to_announce(
+    state: CadenceState, announced: datetime | None
+) -> datetime | None:
+    """The reminder to announce now: the latest one after `announced` (the last
+    one already announced), while the update is still overdue; several that
+    fell due while nobody was watching are announced once, as the latest."""
+    if state.overdue_by is None or not state.reminders:
+        return None
+    latest = state.reminders[-1]
+    return latest if announced is None or latest > announced else None
 
 
 def _status_input(event: ev.JournalEvent) -> CadenceInput | None:

@@ -14,6 +14,7 @@ from typing import Any
 from mimdesk.domain import events as ev
 from mimdesk.domain.errors import DomainError
 from mimdesk.domain.lifecycle import OPEN_STATUSES, ORDER, Status, skipped_between
+from mimdesk.domain.regulatory import Regime, check_report_order
 from mimdesk.domain.severity import check_level
 from mimdesk.domain.text import clean_text
 from mimdesk.domain.times import parse_utc, utc_iso, utc_iso_or_none
@@ -342,8 +343,10 @@ def record_report_sent(
     now: datetime,
     actor: str,
     at: datetime | None = None,
+    regimes: Iterable[Regime] = (),
 ) -> list[ev.NewEvent]:
-    """A regulatory report was filed; its clock stops."""
+    """A regulatory report was filed; its clock stops. A report of one of
+    `regimes` needs the reports before it in that regime sent first."""
     key = "".join(report.split()).lower()
     if not key:
         raise DomainError("name the report (e.g. dora.initial)")
@@ -353,6 +356,7 @@ def record_report_sent(
     check_plausible(when, now, "report time")
     if when < incident.detected_at:
         raise DomainError("a report cannot be sent before the incident was detected")
+    check_report_order(regimes, key, incident.reports_sent, when)
     return [ev.NewEvent(ev.REPORT_SENT, {"report": key}, when, actor)]
 
 

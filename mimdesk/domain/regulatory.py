@@ -7,16 +7,21 @@ is then due at whichever comes first. Marking a report sent stops its clock.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
-from mimdesk.domain.incident import Incident
+from mimdesk.domain import events as ev
+from mimdesk.domain.errors import DomainError
 from mimdesk.domain.lifecycle import Status
+from mimdesk.domain.times import utc_iso
 
-# "Classified as major", for now: declared at one of these severities.
+if TYPE_CHECKING:  # incident.py checks report order with this module
+    from mimdesk.domain.incident import Incident
+
+# "Classified as major": declared while at one of these severities.
 MAJOR_LEVELS = frozenset({1, 2})
 
 
@@ -146,14 +151,58 @@ class ReportClock:
         return -self.slack if late and self.slack is not None else None
 
 
-def classified_major_at(incident: Incident) -> datetime | None:
-    """When the incident became major: for now, its declaration if SEV1 or SEV2.
+@dataclass(frozen=True)
+class Classification:
+    """When the incident was first classified as major (None: never), and whether
+    its severity has since been lowered below major (the clocks keep running)."""
 
-    FIXME(regulatory): uses the current severity; an incident raised to SEV2
-    after declaration should count from the raise (callers can pass that time)."""
-    if incident.severity not in MAJOR_LEVELS:
-        return None
-    return incident.reached(Status.DECLARED)
+    major_at: datetime | None
+    downgraded: bool = False
+
+
+def _severity_after(event: ev.JournalEvent, severity: int) -> int:
+    if event.kind == ev.INCIDENT_CREATED:
+        return int(event.payload["severity"])
+    if event.kind == ev.SEVERITY_CHANGED:
+        return int(event.payload["to"])
+    return severity
+
+
+def _declared_after(
+    event: ev.JournalEvent, declared: datetime | None
+) -> datetime | None:
+    """The declaration time after `event`: the first declaration, or a correction."""
+    p, declaration = event.payload, Status.DECLARED.value
+    first = declared is None and event.kind == ev.STATUS_CHANGED
+    first = first and p["to"] == declaration
+    corrected = event.kind == ev.MILESTONE_CORRECTED and p["status"] == declaration
+    return event.occurred_at if first or corrected else declared
+
+
+def classification(
+    events: Iterable[ev.JournalEvent], major: Collection[int] = MAJOR_LEVELS
+) -> Classification:
+    """Fold the journal: classified as major at the first instant the incident was
+    both declared and at a `major` severity. A later downgrade does not undo it.
+
+    FIXME(regulatory): an explicit reclassification ("not major after all") would
+    be its own command and journal event; nothing can undo a classification yet."""
+    severity, major_since, declared = 0, None, None
+    for event in sorted(events, key=lambda e: e.incident_seq):
+        severity = _severity_after(event, severity)
+        if major_since is None and severity in major:
+            major_since = event.occurred_at
+        declared = _declared_after(event, declared)
+    if major_since is None or declared is None:
+        return Classification(None)
+    return Classification(max(major_since, declared), severity not in major)
+
+
+def classified_major_at(
+    events: Iterable[ev.JournalEvent], major: Collection[int] = MAJOR_LEVELS
+) -> datetime | None:
+    """When the incident was first classified as major (see `classification`)."""
+    return classification(events, major).major_at
 
 
 def _start(
@@ -216,12 +265,41 @@ def report_clocks(
     *,
     sent: Mapping[str, datetime],
     now: datetime,
-    major_at: datetime | None = None,
+    major_at: datetime | None,
 ) -> list[ReportClock]:
     """A countdown for each report of `regime`; `sent` maps report id to when it
-    was sent; `major_at` overrides when the incident was classified as major."""
-    major = major_at if major_at is not None else classified_major_at(incident)
-    return [_clock(rule, incident, sent, major, now) for rule in regime.reports]
+    was sent; `major_at` is when the incident was classified as major (None: not
+    classified, so clocks that count from it wait)."""
+    return [_clock(rule, incident, sent, major_at, now) for rule in regime.reports]
+
+
+def check_report_order(
+    regimes: Iterable[Regime],
+    key: str,
+    sent: Mapping[str, datetime],
+    at: datetime,
+) -> None:
+    """Refuse report `key` ("dora.intermediate") unless the reports before it in
+    its regime were sent, and sent no later than `at`. A key of no regime in
+    `regimes` is not checked here."""
+    regime_id, _, report_id = key.partition(".")
+    regime = next((r for r in regimes if r.id == regime_id), None)
+    ids = [rule.id for rule in regime.reports] if regime else []
+    if regime is None or report_id not in ids:
+        return
+    earlier = [f"{regime_id}.{rule}" for rule in ids[: ids.index(report_id)]]
+    missing = [k for k in earlier if k not in sent]
+    if missing:
+        raise DomainError(
+            f"{key} cannot be recorded before {', '.join(missing)}: a later "
+            f"{regime_id.upper()} report needs the earlier ones sent first"
+        )
+    for before in earlier:
+        if sent[before] > at:
+            raise DomainError(
+                f"{key} cannot have been sent before {before} "
+                f"({utc_iso(sent[before])}); check the time"
+            )
 
 
 def _hours(count: int) -> Period:

@@ -2,7 +2,7 @@
 
 A target runs from one milestone to another. It is judged against the incident's
 milestones and `now`: met or missed once the later milestone is reached, otherwise
-time left (amber near the end) or time overdue (red).
+time left (amber, "due soon", near the end) or time overdue (red).
 """
 
 from __future__ import annotations
@@ -60,14 +60,17 @@ class SeverityTargets:
     update_every: timedelta | None = None
 
 
+DEFAULT_WARN_MARGIN: Final = timedelta(minutes=5)
+
+
 @dataclass(frozen=True)
 class TargetPolicy:
-    """Targets by severity; amber in the last `warn_fraction` of each window,
-    or in the last `warn_margin` when that is set."""
+    """Targets by severity; a running clock is amber ("due soon") in the last
+    `warn_fraction` of its window or the last `warn_margin`, whichever is longer."""
 
     by_severity: Mapping[int, SeverityTargets] = field(default_factory=dict)
     warn_fraction: float = 0.2
-    warn_margin: timedelta | None = None
+    warn_margin: timedelta = DEFAULT_WARN_MARGIN
 
     def targets_for(self, severity: int) -> tuple[Target, ...]:
         entry = self.by_severity.get(severity)
@@ -82,10 +85,22 @@ class TargetPolicy:
             if entry.update_every is not None
         }
 
-    def warn_before(self, target: Target) -> timedelta:
-        if self.warn_margin is not None:
-            return self.warn_margin
-        return target.within * self.warn_fraction
+    def warn_before(self, window: timedelta) -> timedelta:
+        """How long before the due time a clock of `window` turns amber."""
+        return max(window * self.warn_fraction, self.warn_margin)
+
+    def running_level(self, due: datetime, now: datetime, window: timedelta) -> Level:
+        """OK, AMBER (due soon) or RED (overdue) for a clock of `window` due at
+        `due`; exactly at the due time it is still amber, not yet late."""
+        return running_level(due, now, self.warn_before(window))
+
+
+def running_level(due: datetime, now: datetime, warn_before: timedelta) -> Level:
+    """OK until `warn_before` ahead of `due`, then AMBER, and RED once past it."""
+    left = due - now
+    if left < timedelta(0):
+        return Level.RED
+    return Level.AMBER if left <= warn_before else Level.OK
 
 
 def _minutes(count: int) -> timedelta:
@@ -186,11 +201,8 @@ def _judge(
             return TargetState(target, Level.NOT_APPLICABLE, due)
         return TargetState(target, Level.MISSED, due, None, due - stopped)
 
-    left = due - now
-    if left < timedelta(0):
-        return TargetState(target, Level.RED, due, None, left)
-    level = Level.AMBER if left <= policy.warn_before(target) else Level.OK
-    return TargetState(target, level, due, None, left)
+    level = policy.running_level(due, now, target.within)
+    return TargetState(target, level, due, None, due - now)
 
 
 def target_states(

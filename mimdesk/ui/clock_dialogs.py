@@ -1,4 +1,5 @@
-"""Small dialogs for the milestone clock: an update sent, the bridge link."""
+"""Small dialogs for the milestone clock: an update sent, a report sent, the bridge
+link."""
 
 from __future__ import annotations
 
@@ -34,6 +35,41 @@ def _text_or_none(edit: QLineEdit) -> str | None:
     return edit.text().strip() or None
 
 
+class TimeEntry:
+    """When something was sent, typed in the display zone ('now', '10m ago',
+    '2026-12-03 14:05', or ISO 8601 with an offset), with what it reads as
+    shown under it."""
+
+    def __init__(self, zone: tzinfo, clock: MonotonicClock) -> None:
+        self.zone, self.clock = zone, clock
+        self.edit = QLineEdit("now")
+        self.edit.setToolTip("ISO 8601 (14:05Z, 14:05+01:00), 'now' or '10m ago'")
+        self.reading = QLabel()
+        self.reading.setObjectName("Muted")
+
+    def read(self) -> TypedInstant | str:
+        """The instant typed, or why it does not read as one."""
+        try:
+            return parse_instant(self.edit.text(), zone=self.zone, now=self.clock.now())
+        except DomainError as exc:
+            return str(exc)
+
+    def show_reading(self) -> bool:
+        """Say what the text reads as; True if it is one instant."""
+        reading = self.read()
+        if isinstance(reading, str):
+            self.reading.setText(f"\u26a0 {reading}")
+            return False
+        self.reading.setText(f"= {format_instant(reading.utc, self.zone)}")
+        return True
+
+    def instant(self) -> TypedInstant:
+        reading = self.read()
+        if isinstance(reading, str):
+            raise DomainError(reading)
+        return reading
+
+
 class UpdateDialog(QDialog):
     """Record that a stakeholder update went out: what it said, to whom, when.
 
@@ -51,17 +87,14 @@ class UpdateDialog(QDialog):
         self.setObjectName("UpdateDialog")
         self.setWindowTitle(f"Stakeholder update sent for {incident_id}")
         self.setMinimumWidth(560)
-        self.zone, self.clock = zone, clock
         self.summary = QLineEdit()
         self.summary.setPlaceholderText(
             "One line: what it said (e.g. Failover under way; next update 14:30)"
         )
         self.audience = QLineEdit()
         self.audience.setPlaceholderText("Optional: who it went to (e.g. executives)")
-        self.sent_at = QLineEdit("now")
-        self.sent_at.setToolTip("ISO 8601 (14:05Z, 14:05+01:00), 'now' or '10m ago'")
-        self.reading = QLabel()
-        self.reading.setObjectName("Muted")
+        self.time = TimeEntry(zone, clock)
+        self.sent_at, self.reading = self.time.edit, self.time.reading
         self.buttons = _buttons(self, "Record")
         form = QFormLayout()
         form.addRow("&Summary", self.summary)
@@ -75,31 +108,60 @@ class UpdateDialog(QDialog):
         self.sent_at.textChanged.connect(self._on_input_changed)
         self._on_input_changed()
 
-    def _read_time(self) -> TypedInstant | str:
-        try:
-            return parse_instant(
-                self.sent_at.text(), zone=self.zone, now=self.clock.now()
-            )
-        except DomainError as exc:
-            return str(exc)
-
     def _on_input_changed(self) -> None:
-        reading = self._read_time()
-        if isinstance(reading, str):
-            self.reading.setText(f"\u26a0 {reading}")
-        else:
-            self.reading.setText(f"= {format_instant(reading.utc, self.zone)}")
+        readable = self.time.show_reading()
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        ok.setEnabled(
-            bool(self.summary.text().strip()) and not isinstance(reading, str)
-        )
+        ok.setEnabled(bool(self.summary.text().strip()) and readable)
 
     def update_sent(self) -> tuple[str, str | None, TypedInstant]:
         """(summary, audience or None, when it was sent)."""
-        reading = self._read_time()
-        if isinstance(reading, str):
-            raise DomainError(reading)
-        return self.summary.text().strip(), _text_or_none(self.audience), reading
+        return (
+            self.summary.text().strip(),
+            _text_or_none(self.audience),
+            self.time.instant(),
+        )
+
+
+class ReportDialog(QDialog):
+    """Record that regulatory report `title` was sent, and when (default: now).
+
+    Record is enabled while the time reads as one instant.
+    """
+
+    def __init__(
+        self,
+        title: str,
+        incident_id: str,
+        zone: tzinfo,
+        clock: MonotonicClock,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("ReportDialog")
+        self.setWindowTitle(f"Report sent for {incident_id}")
+        self.setMinimumWidth(560)
+        self.question = QLabel(f"Record the {title} for {incident_id} as sent.")
+        self.question.setWordWrap(True)
+        self.time = TimeEntry(zone, clock)
+        self.sent_at, self.reading = self.time.edit, self.time.reading
+        self.buttons = _buttons(self, "Record")
+        form = QFormLayout()
+        form.addRow("Sent &at", self.sent_at)
+        form.addRow("", self.reading)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.question)
+        layout.addLayout(form)
+        layout.addWidget(self.buttons)
+        self.sent_at.textChanged.connect(self._on_input_changed)
+        self._on_input_changed()
+
+    def _on_input_changed(self) -> None:
+        readable = self.time.show_reading()
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(readable)
+
+    def report_sent(self) -> TypedInstant:
+        """When the report was sent."""
+        return self.time.instant()
 
 
 class BridgeDialog(QDialog):

@@ -25,6 +25,8 @@ DURATION_NAMES = {
 }
 RUNNING = "\u25b6 running"
 DASH = "\u2014"
+# Colour is never the only signal: amber also says so in words.
+DUE_SOON = "DUE SOON"
 
 
 @dataclass(frozen=True)
@@ -206,7 +208,7 @@ class MilestoneClock(QFrame):
             self.theme,
         )
         self._show_next_update(data["next_update"], moments)
-        self.reports.show_rows(report_rows(data["reports"], moments), self.theme)
+        self.reports.show_rows(regulatory_rows(data, moments), self.theme)
         self.durations.show_rows(duration_rows(data["durations"]), self.theme)
 
     def _show_next_update(self, nxt: dict[str, Any], moments: Moments) -> None:
@@ -236,7 +238,7 @@ def _unreadable() -> Cell:
 
 LEVELS = {
     "ok": Cell("OK", "text", "outline"),
-    "amber": Cell("AMBER", "warning", "badge"),
+    "amber": Cell(DUE_SOON, "warning", "badge"),
     "red": Cell("RED", "danger", "badge"),
     "met": Cell("MET", "status_resolved", "outline"),
     "missed": Cell("MISSED", "danger", "outline"),
@@ -283,7 +285,25 @@ def next_update_cells(nxt: dict[str, Any], moments: Moments) -> tuple[Cell, Cell
             Cell(f"was due {due} \u00b7 {last}", "muted"),
         )
     left = format_duration(moments.left(nxt["due"]))
+    if nxt.get("level") == "amber":
+        return (
+            Cell(f"{DUE_SOON} {left}", "warning"),
+            Cell(f"due {due} \u00b7 {last}", "muted"),
+        )
     return Cell(left), Cell(f"due {due} \u00b7 {last}", "muted")
+
+
+def regulatory_rows(data: dict[str, Any], moments: Moments) -> list[list[Cell]]:
+    """The report clocks, under a line saying so if severity was lowered after
+    the incident was classified as major (the clocks do not stop for that)."""
+    rows = report_rows(data["reports"], moments)
+    if data["reports"] and data.get("downgraded"):
+        since = moments.when(data["classified_major_at"])
+        note = (
+            f"Severity lowered after classification as major ({since}): clocks run on"
+        )
+        rows.insert(0, [Cell(note, "warning"), Cell(""), Cell("")])
+    return rows
 
 
 def report_rows(reports: list[dict[str, Any]], moments: Moments) -> list[list[Cell]]:

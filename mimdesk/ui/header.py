@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
@@ -17,9 +17,9 @@ from PySide6.QtWidgets import (
 )
 
 from mimdesk.domain.incident import Incident
-from mimdesk.domain.lifecycle import ORDER
+from mimdesk.domain.lifecycle import ORDER, Status
 from mimdesk.domain.severity import SeverityScale
-from mimdesk.domain.times import format_clock, format_duration
+from mimdesk.domain.times import format_ago, format_clock, format_duration
 from mimdesk.ui.theme import Theme, pill
 
 # Links a click may hand to the system: web, phone and meeting apps, never files.
@@ -29,7 +29,8 @@ BRIDGE_SCHEMES = frozenset(
 
 
 class IncidentHeader(QFrame):
-    """Shows one incident; `set_now` moves the elapsed counter.
+    """Shows one incident; `set_now` moves the elapsed counter and
+    `show_mobilisation` how long mobilising took, once known.
 
     "Open bridge" hands the incident's conference link to `open_url` (the
     system's opener; tests replace it). Emits bridge_open_failed(str) with the
@@ -65,6 +66,12 @@ class IncidentHeader(QFrame):
         self.elapsed_caption.setObjectName("Muted")
         self.elapsed_caption.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.milestones = {status: QLabel() for status in ORDER}
+        self.mobilisation = QLabel()
+        self.mobilisation.setObjectName("HeaderMobilisation")
+        self.mobilisation.setToolTip(
+            "From the first request to join the bridge until every required "
+            "role was held by someone on it"
+        )
         self._build_bridge()
         self._layout()
         self.show_incident(None)
@@ -107,6 +114,8 @@ class IncidentHeader(QFrame):
             name.setObjectName("SectionTitle")
             strip.addWidget(name, 0, column)
             strip.addWidget(self.milestones[status], 1, column)
+        mobilised = ORDER.index(Status.MOBILISED)
+        strip.addWidget(self.mobilisation, 2, mobilised, 1, len(ORDER) - mobilised)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(16, 12, 16, 12)
         outer.addLayout(top)
@@ -121,6 +130,7 @@ class IncidentHeader(QFrame):
         self.demo.setVisible(bool(incident and incident.demo))
         self._show_bridge(incident)
         if incident is None:
+            self.show_mobilisation(None)
             self.title.setText("No incident selected")
             self.detail.setText(
                 "Select an incident on the left, or declare one (Ctrl+N)."
@@ -165,6 +175,14 @@ class IncidentHeader(QFrame):
         self.elapsed_caption.setText(
             "since detection" if incident.is_open else "detection to resolution"
         )
+
+    def show_mobilisation(self, took: timedelta | None) -> None:
+        """'Mobilised in 12 min' under the milestones; hidden until known."""
+        self.mobilisation.setVisible(took is not None)
+        text = "" if took is None else f"Mobilised in {format_ago(took)}"
+        self.mobilisation.setText(text)
+        colour = self.theme.status_resolved
+        self.mobilisation.setStyleSheet(f"color:{colour}; font-weight:600;")
 
     def set_now(self, now: datetime) -> None:
         if self.incident is not None:

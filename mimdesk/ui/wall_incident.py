@@ -33,7 +33,7 @@ from mimdesk.ui.clock_panel import (
     Moments,
     next_update_cells,
     paint,
-    report_rows,
+    regulatory_rows,
     target_cells,
 )
 from mimdesk.ui.incident_feed import LiveIncident, WallPolicies
@@ -69,8 +69,8 @@ def page_stylesheet(theme: Theme, scale: float) -> str:
         letter-spacing: 1px; }}
     QLabel#WallMuted {{ color: {theme.muted}; }}
     QLabel#WallCount, QLabel#WallStripTime {{ font-family: {MONO}; }}
-    QFrame#WallMilestoneClock, QFrame#WallRoster, QFrame#WallReports {{
-        background: transparent; }}
+    QFrame#MilestoneClock, QFrame#BridgeRoster, QFrame#WallReports {{
+        background: transparent; border: none; }}
     """
 
 
@@ -100,7 +100,7 @@ class WallClock(QFrame):
 
     def __init__(self, theme: Theme) -> None:
         super().__init__()
-        self.setObjectName("WallMilestoneClock")
+        self.setObjectName("MilestoneClock")
         self.setAccessibleName("Milestone clock")
         self.theme = theme
         self.next_update = QLabel()
@@ -150,7 +150,7 @@ class WallReports(QFrame):
         self.reports.set_scale(scale)
 
     def show_reports(self, data: dict[str, Any], moments: Moments) -> None:
-        reports = report_rows(data["reports"], moments)
+        reports = regulatory_rows(data, moments)
         self.reports.show_rows(capped(reports, MAX_REPORT_ROWS), self.theme)
 
 

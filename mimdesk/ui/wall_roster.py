@@ -114,7 +114,7 @@ class WallRoster(QFrame):
 
     def __init__(self, theme: Theme, policy: RolePolicy) -> None:
         super().__init__()
-        self.setObjectName("WallRoster")
+        self.setObjectName("BridgeRoster")
         self.setAccessibleName("Bridge roster")
         self.theme, self.policy = theme, policy
         self.missing = QLabel()

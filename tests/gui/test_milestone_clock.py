@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QWidget
 
 from mimdesk.domain import events as ev
+from mimdesk.domain import roster as roster_model
 from mimdesk.policy import choose_regimes, load_regulatory
 from mimdesk.settings import Settings
 from mimdesk.store.store import Store
@@ -166,7 +168,10 @@ def test_report_marked_sent_shows_sent_and_starts_the_next_clock(
         ["DORA \u00b7 Final report", "", "waiting"],
     ]
     asked: list[str] = []
-    window.confirm = lambda title, question: asked.append(question) or True
+    answer = _answer(sent_at="now")
+    window.run_dialog = lambda dialog: (
+        asked.append(dialog.question.text()) or answer(dialog)
+    )
 
     window.report_menu.aboutToShow.emit()
     initial = next(a for a in window.report_menu.actions() if "Initial" in a.text())
@@ -264,3 +269,155 @@ def test_regimes_come_from_settings_or_dora_in_the_demo() -> None:
     assert [r.id for r in named] == ["nis2"]
     assert "'sox' is not known" in problems[0]
     assert choose_regimes(Settings(), known, demo=False) == ([], [])
+
+
+MOBILISE = "mobilised within 15 min of declared"
+
+
+def _declared_sev1(store: Store, fake_time, minutes_ago: int = 10) -> str:
+    """A SEV1 detected `minutes_ago` and declared now: nobody on the bridge yet."""
+    return store.declare(
+        title="Core banking ledger unavailable",
+        severity=1,
+        services=[],
+        detected_at=fake_time.now() - timedelta(minutes=minutes_ago),
+        actor="dana",
+    ).result()
+
+
+def test_a_target_near_its_end_says_due_soon_in_amber(
+    make_console, store: Store, fake_time
+) -> None:
+    _declared_sev1(store, fake_time)
+    window = make_console(demo=False)
+    level, _name, left = _target(window, MOBILISE)
+    assert [level.text(), left.text()] == ["OK", "00:15:00 left"]
+
+    fake_time.advance(10 * 60)  # 5 min left: longer than 20 % of 15 min
+    window.timer.timeout.emit()
+
+    assert [level.text(), left.text()] == ["DUE SOON", "00:05:00 left"]
+    assert window.theme.warning in level.styleSheet()
+    assert window.theme.warning in left.styleSheet()
+    first = _target(window, FIRST_UPDATE)
+    assert first[0].text() == "OK"  # 20 min of 30 left: not yet
+    fake_time.advance(5 * 60 + 1)
+    window.timer.timeout.emit()
+    assert [level.text(), left.text()] == ["RED", "OVERDUE 00:00:01"]
+
+
+def test_the_next_update_says_due_soon_in_its_last_fifth(
+    make_console, qtbot, store: Store, fake_time
+) -> None:
+    window = make_console()
+    window.run_dialog = _answer(summary="Failover under way")
+    window.record_update()
+    panel = window.clock_panel
+    qtbot.waitUntil(lambda: panel.next_update.text() == "00:30:00")
+
+    fake_time.advance(24 * 60 - 1)
+    window.timer.timeout.emit()
+    assert panel.next_update.text() == "00:06:01"
+    fake_time.advance(1)
+    window.timer.timeout.emit()
+
+    assert panel.next_update.text() == "DUE SOON 00:06:00"
+    assert window.theme.warning in panel.next_update.styleSheet()
+    assert panel.next_update_detail.text() == "due 14:30 UTC \u00b7 last sent 14:00 UTC"
+
+
+def test_the_header_says_how_long_mobilising_took_once_roles_are_filled(
+    make_console, qtbot, store: Store
+) -> None:
+    window = make_console()
+    header = window.header
+    assert not header.mobilisation.isVisible()  # scribe and business missing
+    assert window.roster_panel.mobilisation.text().startswith("Mobilising for ")
+    incident_id = window.selected
+
+    for person, role in (("dana", "scribe"), ("erin", "business")):
+        join = roster_model.decision("join", person, role, at=None, actor="t")
+        store.roster_command(incident_id, join).result()
+    window.reload()
+
+    assert header.mobilisation.isVisible()
+    assert header.mobilisation.text() == "Mobilised in 41 min"
+    assert window.roster_panel.mobilisation.text().startswith("Mobilised in 41 min")
+
+
+def test_a_report_sent_earlier_is_recorded_at_the_time_typed(
+    make_console, qtbot, store: Store
+) -> None:
+    berlin = Settings(timezone="Europe/Berlin", operator="tester")
+    window = make_console(settings=berlin, regimes=_dora())
+    readings: list[str] = []
+
+    def run(dialog: QDialog) -> bool:
+        dialog.sent_at.setText("2026-12-03 14:40")  # Berlin time: 13:40 UTC
+        readings.append(dialog.reading.text())
+        return _answer()(dialog)
+
+    window.run_dialog = run
+    window.mark_report_sent("dora.initial", "DORA Initial notification")
+
+    qtbot.waitUntil(lambda: _reports(window)[0][2] == "sent 14:40 CET")
+    assert readings == ["= 2026-12-03 14:40:00 CET"]
+    sent = store.incident(window.selected).reports_sent["dora.initial"]
+    assert sent.isoformat() == "2026-12-03T13:40:00+00:00"
+
+
+def test_a_report_time_that_does_not_read_cannot_be_recorded(make_console) -> None:
+    window = make_console(regimes=_dora())
+    accepted: list[bool] = []
+    readings: list[str] = []
+
+    def run(dialog: QDialog) -> bool:
+        dialog.sent_at.setText("yesterday-ish")
+        readings.append(dialog.reading.text())
+        accepted.append(_answer()(dialog))
+        return False
+
+    window.run_dialog = run
+    window.mark_report_sent("dora.initial", "DORA Initial notification")
+
+    assert accepted == [False]
+    assert readings[0].startswith("\u26a0 ")
+
+
+def test_an_intermediate_report_before_the_initial_is_refused(
+    make_console, qtbot, store: Store
+) -> None:
+    window = make_console(regimes=_dora())
+    window.run_dialog = _answer(sent_at="now")
+
+    window.mark_report_sent("dora.intermediate", "DORA Intermediate report")
+
+    qtbot.waitUntil(window.error.isVisible)
+    assert "dora.intermediate cannot be recorded before dora.initial" in (
+        window.error.text()
+    )
+    assert store.incident(window.selected).reports_sent == {}
+
+
+def test_lowering_severity_keeps_the_dora_clock_running_and_says_so(
+    make_console, qtbot, store: Store
+) -> None:
+    window = make_console(regimes=_dora())
+    before = _reports(window)[0]
+
+    window.set_severity(3)
+
+    qtbot.waitUntil(lambda: window.header.incident.severity == 3)
+    rows = _reports(window)
+    assert rows[0][0] == (
+        "Severity lowered after classification as major (13:18 UTC): clocks run on"
+    )
+    assert (
+        rows[1]
+        == before
+        == [
+            "DORA \u00b7 Initial notification",
+            "due 17:18 UTC",
+            "03:18:00 left",
+        ]
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,44 @@ def test_milestone_clock_renders_readably(
     # The timeline and the roster below the clock keep room to be read.
     assert window.timeline.height() > window.clock_panel.height()
     assert panel.next_update.text() == "OVERDUE by 12 min"
+
+
+def test_console_with_a_reminder_and_a_target_due_soon(
+    make_console, qtbot, tmp_path, store, fake_time
+) -> None:
+    """A new SEV1 five minutes from its mobilisation target, while the demo SEV1's
+    stakeholder update is overdue: both must be plain to see at 1920x1080."""
+    window = make_console(regimes=[PRESETS["dora"]])
+    window.resize(1920, 1080)
+    demo_sev1 = window.selected
+    incident_id = store.declare(
+        title="Core banking ledger unavailable",
+        severity=1,
+        services=["payments-api"],
+        detected_at=fake_time.now() - timedelta(minutes=10),
+        actor="tester",
+    ).result()
+    window.bridge.poll()
+    window.incident_list.select_incident(incident_id)
+    fake_time.advance(10 * 60)
+    window.timer.timeout.emit()
+    labels = _labels(
+        window.header, window.clock_panel, window.banners, window.roster_panel
+    )
+    qtbot.waitUntil(
+        lambda: not [x for x in labels if _clipped(x) or _cut_short(x)], timeout=10_000
+    )
+    out = Path(os.environ.get("MIMDESK_SCREENSHOTS", tmp_path))
+    out.mkdir(parents=True, exist_ok=True)
+
+    window.grab().toImage().save(str(out / "console-reminder-due-soon.png"))
+
+    rows = window.clock_panel.targets.texts()
+    assert ["DUE SOON", "mobilised within 15 min of declared", "00:05:00 left"] in rows
+    assert window.banners.shown()[-1] == (
+        f"{demo_sev1}: stakeholder update overdue by 22 min \u2014 "
+        "select it, then Ctrl+U records one"
+    )
+    button = window.banners.dismiss_buttons[f"reminder:{demo_sev1}"]
+    assert button.isVisible()
+    assert button.mapTo(window, button.rect().bottomRight()).x() <= 1920

@@ -340,3 +340,44 @@ def test_a_store_made_after_the_wall_started_is_picked_up(
         reader.close()
         if writer is not None:
             writer.close()
+
+
+def test_the_clock_and_roster_carry_the_names_the_issue_gives(make_wall) -> None:
+    page = make_wall().incident_page
+
+    assert page.findChild(QWidget, "MilestoneClock") is page.clock
+    assert page.findChild(QWidget, "BridgeRoster") is page.roster
+    assert page.clock.accessibleName() == "Milestone clock"
+    assert page.roster.accessibleName() == "Bridge roster"
+
+
+def test_the_wall_says_due_soon_in_amber_before_red(
+    make_wall, qtbot, store: Store, fake_time: FakeTime, tmp_path: Path
+) -> None:
+    application("dark")  # themed as `mimdesk wall` is
+    board = make_wall(demo=False)
+    store.declare(
+        title="Core banking ledger unavailable",
+        severity=1,
+        services=[],
+        detected_at=fake_time.now() - timedelta(minutes=10),
+        actor="t",
+    ).result()
+    board.incidents.reload()
+    page = board.incident_page
+    fake_time.advance(10 * 60)
+    board._on_clock_timer_timeout()
+
+    rows = {row[1].text(): row for row in page.clock.targets.rows}
+    level, _name, left = rows["mobilised within 15 min of declared"]
+    assert [level.text(), left.text()] == ["DUE SOON", "00:05:00 left"]
+    assert DARK.warning in level.styleSheet()
+    labels = [label for label in page.findChildren(QLabel) if label.isVisible()]
+    qtbot.waitUntil(lambda: not [label for label in labels if _clipped(label)])
+    out = Path(os.environ.get("MIMDESK_SCREENSHOTS", tmp_path))
+    out.mkdir(parents=True, exist_ok=True)
+    board.grab().toImage().save(str(out / "wall-incident-due-soon-1920x1080.png"))
+    fake_time.advance(15 * 60)  # next update: 30 min, amber for its last 6
+    board._on_clock_timer_timeout()
+    assert page.clock.next_update.text() == "DUE SOON 00:05:00"
+    assert DARK.warning in page.clock.next_update.styleSheet()

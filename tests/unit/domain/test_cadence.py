@@ -17,6 +17,7 @@ from mimdesk.domain.cadence import (
     UpdateSent,
     cadence_state,
     journal_cadence,
+    reminder_to_announce,
 )
 from mimdesk.domain.incident import (
     change_severity,
@@ -313,3 +314,46 @@ def test_c29_next_update_across_the_dst_change(load_case: Any) -> None:
     assert state.next_due is not None
     shown = format_clock(state.next_due, ZoneInfo(case["display_tz"]))
     assert shown == case["expected"]["next_update_due_display"]
+
+
+def test_c38_a_screen_announces_each_reminder_once(c38: C38) -> None:
+    """Checked every minute from 10:00 to 13:00, the reminders announced are
+    exactly C38's, each at its own minute."""
+    announced: list[datetime] = []
+    last = None
+    for minute in range(0, 181):
+        now = utc("10:00") + minutes(minute)
+        due = reminder_to_announce(c38.at(now), last)
+        if due is not None:
+            announced.append(now)
+            last = due
+
+    expected = c38.case["expected"]["reminders_sent_at"]
+    assert announced == [parse_utc(t) for t in expected]
+
+
+def test_reminders_missed_while_away_are_announced_once_as_the_latest() -> None:
+    state = cadence_state(
+        [UpdateSent(utc("10:00"))],
+        severity=2,
+        started_at=utc("10:00"),
+        cadence={2: minutes(30)},
+        now=utc("12:10"),
+    )
+
+    assert reminder_to_announce(state, None) == utc("12:00")
+    assert reminder_to_announce(state, utc("12:00")) is None
+
+
+def test_no_reminder_to_announce_once_the_update_is_sent() -> None:
+    state = cadence_state(
+        [UpdateSent(utc("10:00")), UpdateSent(utc("10:40"))],
+        severity=2,
+        started_at=utc("10:00"),
+        cadence={2: minutes(30)},
+        now=utc("10:45"),
+    )
+
+    assert state.reminders == (utc("10:30"),)
+    assert reminder_to_announce(state, None) is None
+    assert state.interval == minutes(30)

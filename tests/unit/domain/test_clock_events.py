@@ -9,6 +9,7 @@ import pytest
 from mimdesk.domain import incident as model
 from mimdesk.domain.errors import DomainError
 from mimdesk.domain.lifecycle import Status
+from mimdesk.domain.regulatory import PRESETS
 from mimdesk.domain.times import parse_utc
 
 from ..recording import Recorder
@@ -136,3 +137,61 @@ def test_a_report_cannot_be_sent_before_detection(live: Recorder) -> None:
         model.record_report_sent(
             live.incident, "dora.initial", now=at(30), actor="c", at=at(-60)
         )
+
+
+REGIMES = (PRESETS["dora"], PRESETS["nis2"])
+
+
+def _report(live: Recorder, key: str, minute: float) -> None:
+    live.record(
+        model.record_report_sent(
+            live.incident, key, now=at(minute), actor="c", regimes=REGIMES
+        ),
+        at(minute),
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "missing"),
+    [
+        ("dora.intermediate", "dora.initial"),
+        ("dora.final", "dora.initial, dora.intermediate"),
+        ("nis2.notification", "nis2.early_warning"),
+    ],
+)
+def test_a_later_report_needs_the_earlier_ones_sent(
+    live: Recorder, key: str, missing: str
+) -> None:
+    with pytest.raises(DomainError) as refused:
+        model.record_report_sent(
+            live.incident, key, now=at(60), actor="c", regimes=REGIMES
+        )
+
+    assert str(refused.value) == (
+        f"{key} cannot be recorded before {missing}: a later "
+        f"{key.split('.')[0].upper()} report needs the earlier ones sent first"
+    )
+
+
+def test_reports_in_order_are_accepted(live: Recorder) -> None:
+    _report(live, "dora.initial", 60)
+    _report(live, "dora.intermediate", 120)
+    _report(live, "nis2.early_warning", 130)
+
+    assert set(live.incident.reports_sent) == {
+        "dora.initial",
+        "dora.intermediate",
+        "nis2.early_warning",
+    }
+
+
+def test_a_later_report_cannot_predate_the_earlier_one(live: Recorder) -> None:
+    _report(live, "dora.initial", 60)
+
+    with pytest.raises(
+        DomainError, match=r"cannot have been sent before dora\.initial"
+    ):
+        model.record_report_sent(
+            live.incident, "dora.intermediate", now=at(90), actor="c",
+            at=at(50), regimes=REGIMES,
+        )  # fmt: skip

@@ -6,11 +6,18 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from mimdesk.domain.incident import Incident, change_status, declare
+from mimdesk.domain.incident import (
+    Incident,
+    change_severity,
+    change_status,
+    correct_milestone,
+    declare,
+)
 from mimdesk.domain.lifecycle import Status
 from mimdesk.domain.regulatory import (
     PRESETS,
     Anchor,
+    Classification,
     ClockState,
     Deadline,
     Period,
@@ -18,6 +25,8 @@ from mimdesk.domain.regulatory import (
     ReportClock,
     ReportRule,
     add_months,
+    classification,
+    classified_major_at,
     report_clocks,
 )
 from mimdesk.domain.times import parse_utc
@@ -54,18 +63,25 @@ def opened(
 
 
 def clocks(
-    incident: Incident,
+    rec: Recorder,
     regime: Regime,
     now: datetime,
     sent: dict[str, datetime] | None = None,
-    **options: datetime,
+    major_at: datetime | None = None,
 ) -> dict[str, ReportClock]:
-    found = report_clocks(incident, regime, sent=sent or {}, now=now, **options)
+    """The recorded incident's clocks; classified as major as its journal says,
+    unless `major_at` is given."""
+    major = major_at or classified_major_at(rec.events)
+    found = report_clocks(
+        rec.incident, regime, sent=sent or {}, now=now, major_at=major
+    )
     return {c.rule.id: c for c in found}
 
 
 def test_dora_initial_is_due_4_h_after_classification(recorder: Recorder) -> None:
-    initial = clocks(opened(recorder, 1), DORA, now=after(2))["initial"]
+    opened(recorder, 1)
+
+    initial = clocks(recorder, DORA, now=after(2))["initial"]
 
     assert initial.state is ClockState.RUNNING
     assert initial.due == after(5)
@@ -76,7 +92,9 @@ def test_dora_initial_is_due_4_h_after_classification(recorder: Recorder) -> Non
 def test_dora_24_h_backstop_wins_when_classified_late(recorder: Recorder) -> None:
     """Classified as major 22 h after detection: due at detection + 24 h, not
     declaration + 4 h (which would be 26 h)."""
-    initial = clocks(opened(recorder, 22), DORA, now=after(23))["initial"]
+    opened(recorder, 22)
+
+    initial = clocks(recorder, DORA, now=after(23))["initial"]
 
     assert initial.due == parse_utc("2026-03-03T08:00:00Z")
     assert initial.by_backstop
@@ -86,10 +104,10 @@ def test_dora_24_h_backstop_wins_when_classified_late(recorder: Recorder) -> Non
 
 
 def test_dora_initial_overdue_then_sent_late(recorder: Recorder) -> None:
-    incident = opened(recorder, 22)
+    opened(recorder, 22)
 
-    overdue = clocks(incident, DORA, now=after(25))["initial"]
-    sent = clocks(incident, DORA, now=after(40), sent={"initial": after(24.5)})
+    overdue = clocks(recorder, DORA, now=after(25))["initial"]
+    sent = clocks(recorder, DORA, now=after(40), sent={"initial": after(24.5)})
 
     assert (overdue.state, overdue.overdue_by) == (ClockState.OVERDUE, hours(1))
     assert sent["initial"].state is ClockState.SENT_LATE
@@ -98,11 +116,11 @@ def test_dora_initial_overdue_then_sent_late(recorder: Recorder) -> None:
 
 
 def test_marking_a_report_sent_stops_its_clock(recorder: Recorder) -> None:
-    incident = opened(recorder, 1)
+    opened(recorder, 1)
     sent = {"initial": after(3)}
 
-    soon = clocks(incident, DORA, now=after(4), sent=sent)["initial"]
-    much_later = clocks(incident, DORA, now=after(400), sent=sent)["initial"]
+    soon = clocks(recorder, DORA, now=after(4), sent=sent)["initial"]
+    much_later = clocks(recorder, DORA, now=after(400), sent=sent)["initial"]
 
     assert soon == much_later
     assert soon.state is ClockState.SENT
@@ -113,10 +131,10 @@ def test_marking_a_report_sent_stops_its_clock(recorder: Recorder) -> None:
 def test_dora_intermediate_waits_for_the_initial_notification(
     recorder: Recorder,
 ) -> None:
-    incident = opened(recorder, 1)
+    opened(recorder, 1)
 
-    waiting = clocks(incident, DORA, now=after(2))
-    running = clocks(incident, DORA, now=after(10), sent={"initial": after(3)})
+    waiting = clocks(recorder, DORA, now=after(2))
+    running = clocks(recorder, DORA, now=after(10), sent={"initial": after(3)})
 
     assert waiting["intermediate"].state is ClockState.WAITING
     assert waiting["intermediate"].due is None
@@ -126,10 +144,10 @@ def test_dora_intermediate_waits_for_the_initial_notification(
 
 
 def test_a_sev3_incident_is_not_classified_as_major(recorder: Recorder) -> None:
-    incident = opened(recorder, 1, severity=3)
+    opened(recorder, 1, severity=3)
 
-    dora = clocks(incident, DORA, now=after(30))
-    gdpr = clocks(incident, PRESETS["gdpr"], now=after(30))
+    dora = clocks(recorder, DORA, now=after(30))
+    gdpr = clocks(recorder, PRESETS["gdpr"], now=after(30))
 
     assert dora["initial"].state is ClockState.WAITING
     assert gdpr["notification"].due == after(72)
@@ -139,18 +157,18 @@ def test_a_sev3_incident_is_not_classified_as_major(recorder: Recorder) -> None:
 def test_classification_time_can_be_given_when_raised_later(
     recorder: Recorder,
 ) -> None:
-    incident = opened(recorder, 1, severity=3)
+    opened(recorder, 1, severity=3)
 
-    initial = clocks(incident, DORA, now=after(6), major_at=after(5))["initial"]
+    initial = clocks(recorder, DORA, now=after(6), major_at=after(5))["initial"]
 
     assert initial.due == after(9)
     assert initial.state is ClockState.RUNNING
 
 
 def test_nis2_clocks_count_from_detection(recorder: Recorder) -> None:
-    incident = opened(recorder, 3, severity=2)
+    opened(recorder, 3, severity=2)
 
-    nis2 = clocks(incident, PRESETS["nis2"], now=after(30))
+    nis2 = clocks(recorder, PRESETS["nis2"], now=after(30))
 
     assert nis2["early_warning"].state is ClockState.OVERDUE
     assert nis2["early_warning"].overdue_by == hours(6)
@@ -171,10 +189,10 @@ def test_final_report_is_due_a_calendar_month_later(
     """NIS2 notification sent on 31 January: the final report is due on the last
     day of February, at the same time of day."""
     sent_at = parse_utc(f"{year}-01-31T09:30:00Z")
-    incident = opened(recorder, 1, detected=sent_at - hours(30))
+    opened(recorder, 1, detected=sent_at - hours(30))
 
     final = clocks(
-        incident, PRESETS["nis2"], now=sent_at, sent={"notification": sent_at}
+        recorder, PRESETS["nis2"], now=sent_at, sent={"notification": sent_at}
     )["final"]
 
     assert final.due == parse_utc(final_due)
@@ -205,13 +223,71 @@ def test_a_custom_rule_from_declaration(recorder: Recorder) -> None:
     )
     regime = Regime("local", "Local regulator", (rule,))
     incident = opened(recorder, 1)
-    resolved = recorder.record(
+    recorder.record(
         change_status(incident, Status.RESOLVED, at=after(2), now=after(2), actor="x"),
         after(2),
     )
 
-    clock = clocks(resolved, regime, now=after(4))["regulator_call"]
+    clock = clocks(recorder, regime, now=after(4))["regulator_call"]
 
     assert clock.due == after(3)  # resolving does not stop a regulatory clock
     assert clock.state is ClockState.OVERDUE
     assert clock.overdue_by == hours(1)
+
+
+def _severity(rec: Recorder, level: int, hours_after: float) -> None:
+    when = after(hours_after)
+    rec.record(change_severity(rec.incident, level, now=when, actor="dana"), when)
+
+
+def test_lowering_severity_after_classification_keeps_the_dora_clock(
+    recorder: Recorder,
+) -> None:
+    """SEV1 declared 1 h after detection, lowered to SEV3 an hour later: it was
+    classified as major at declaration, and the initial notification stays due."""
+    opened(recorder, 1)
+    _severity(recorder, 3, 2)
+
+    found = classification(recorder.events)
+    initial = clocks(recorder, DORA, now=after(3))["initial"]
+
+    assert found == Classification(after(1), downgraded=True)
+    assert initial.state is ClockState.RUNNING
+    assert initial.due == after(5)
+
+
+def test_raised_to_major_after_declaration_counts_from_the_raise(
+    recorder: Recorder,
+) -> None:
+    opened(recorder, 1, severity=3)
+    waiting = clocks(recorder, DORA, now=after(2))["initial"]
+    _severity(recorder, 2, 3)
+    _severity(recorder, 4, 4)
+    _severity(recorder, 1, 5)  # raised again: the first raise still counts
+
+    initial = clocks(recorder, DORA, now=after(6))["initial"]
+
+    assert waiting.state is ClockState.WAITING
+    assert classified_major_at(recorder.events) == after(3)
+    assert initial.due == after(7)
+    assert not classification(recorder.events).downgraded
+
+
+def test_a_corrected_declaration_moves_the_classification(
+    recorder: Recorder,
+) -> None:
+    opened(recorder, 2)
+    drafts = correct_milestone(
+        recorder.incident, Status.DECLARED, after(1.5), reason="paged late",
+        now=after(3), actor="dana",
+    )  # fmt: skip
+    recorder.record(drafts, after(3))
+
+    assert classified_major_at(recorder.events) == after(1.5)
+
+
+def test_never_major_is_never_classified(recorder: Recorder) -> None:
+    opened(recorder, 1, severity=3)
+    _severity(recorder, 4, 2)
+
+    assert classification(recorder.events) == Classification(None)

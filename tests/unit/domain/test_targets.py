@@ -16,6 +16,7 @@ from mimdesk.domain.targets import (
     Target,
     TargetPolicy,
     TargetState,
+    running_level,
     target_states,
 )
 from mimdesk.domain.times import parse_utc
@@ -102,8 +103,8 @@ def test_declared_late_is_missed_by_the_lateness(recorder: Recorder) -> None:
     ("now_min", "level", "left_min"),
     [
         (5, Level.OK, 15),
-        (16.9, Level.OK, 3.1),
-        (17, Level.AMBER, 3),  # the last 20 % of 15 min is 3 min
+        (14.9, Level.OK, 5.1),
+        (15, Level.AMBER, 5),  # 5 min: longer than the last 20 % (3 min)
         (20, Level.AMBER, 0),
         (20.5, Level.RED, -0.5),
         (47, Level.RED, -27),
@@ -124,12 +125,37 @@ def test_mobilisation_runs_ok_then_amber_then_red(
         assert state.time_left == minutes(left_min)
 
 
-def test_a_warn_margin_replaces_the_fraction(recorder: Recorder) -> None:
-    policy = TargetPolicy(DEFAULT_POLICY.by_severity, warn_margin=minutes(5))
-    incident = opened(recorder, 5)
+def test_amber_starts_at_the_longer_of_the_fraction_and_the_margin(
+    recorder: Recorder,
+) -> None:
+    """SEV3: mobilise within 60 min of declaration, so 20 % (12 min) is longer
+    than the 5 min margin; a 20 min margin is longer again."""
+    incident = opened(recorder, 5, severity=3)
+    wide = TargetPolicy(DEFAULT_POLICY.by_severity, warn_margin=minutes(20))
 
-    assert state_of(incident, Status.MOBILISED, 14.9, policy).level is Level.OK
-    assert state_of(incident, Status.MOBILISED, 15, policy).level is Level.AMBER
+    assert state_of(incident, Status.MOBILISED, 52.9).level is Level.OK
+    assert state_of(incident, Status.MOBILISED, 53).level is Level.AMBER
+    assert state_of(incident, Status.MOBILISED, 44.9, wide).level is Level.OK
+    assert state_of(incident, Status.MOBILISED, 45, wide).level is Level.AMBER
+
+
+@pytest.mark.parametrize(
+    ("left", "level"),
+    [
+        (minutes(30), Level.OK),
+        (minutes(6) + timedelta(seconds=1), Level.OK),
+        (minutes(6), Level.AMBER),
+        (timedelta(0), Level.AMBER),
+        (-timedelta(seconds=1), Level.RED),
+    ],
+)
+def test_running_level_of_a_30_min_clock_from_due_and_now(
+    left: timedelta, level: Level
+) -> None:
+    due = at(30)
+
+    assert DEFAULT_POLICY.running_level(due, due - left, minutes(30)) is level
+    assert running_level(due, due - left, minutes(6)) is level
 
 
 def test_mobilised_later_is_missed_and_stays_missed(recorder: Recorder) -> None:
