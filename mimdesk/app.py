@@ -7,7 +7,9 @@ import argparse
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +31,9 @@ from mimdesk.store.db import StoreError
 from mimdesk.store.store import Store, StoreDamaged
 
 if TYPE_CHECKING:
+    from mimdesk.sync.alert_poller import AlertPoller, AlertPollerThread
+    from mimdesk.sync.receiver import AlertReceiver
+    from mimdesk.ui.alert_feed import AlertIntake
     from mimdesk.ui.health_feed import HealthFeed
 
 log = logging.getLogger(__name__)
@@ -105,12 +110,14 @@ def run_gui(args: argparse.Namespace) -> int:
         seed(store, clock.now())
     store.backup_if_due()
     feed, stop_health = start_health(
-        loaded.settings, catalogue, paths, demo=args.demo, catalogue_file=catalogue_file
-    )
+        loaded.settings, catalogue, paths, demo=args.demo,
+        catalogue_file=catalogue_file, notices=banners,
+    )  # fmt: skip
+    alerts = start_alerts(loaded.settings, store, demo=args.demo, notices=banners)
     ctx = ConsoleContext(
         store, loaded.settings, catalogue, clock, args.demo, banners, directory,
         roles=policies.roles, targets=policies.targets, regimes=policies.regimes,
-        health=feed,
+        health=feed, alerts=alerts.intake,
     )  # fmt: skip
     size = getattr(args, "size", None)
     try:
@@ -118,8 +125,88 @@ def run_gui(args: argparse.Namespace) -> int:
             ctx, theme=loaded.settings.theme, screenshot=screenshot, size=size
         )
     finally:
+        alerts.stop()
         stop_health()
         store.close()
+
+
+@dataclass
+class AlertIntakeRun:
+    """What brings alerts into a console's store, running; `stop()` ends it all,
+    receiver first (nothing new arrives), then the poller, then the catch-up of
+    pending deliveries; the store is closed after."""
+
+    intake: AlertIntake | None = None
+    receiver: AlertReceiver | None = None
+    poller: AlertPoller | None = None
+    thread: AlertPollerThread | None = None
+    catch_up: threading.Thread | None = None
+
+    def stop(self) -> None:
+        if self.receiver is not None:
+            self.receiver.stop(POLLER_STOP_S)
+        if self.thread is not None:
+            self.thread.stop(POLLER_STOP_S)
+        if self.poller is not None:
+            self.poller.close()
+        if self.catch_up is not None:
+            self.catch_up.join(POLLER_STOP_S)
+
+
+def start_alerts(
+    settings: Settings,
+    store: Store,
+    *,
+    demo: bool,
+    notices: list[tuple[str, str]] | None = None,
+) -> AlertIntakeRun:
+    """The webhook receiver and the Alertmanager poller the settings ask for,
+    writing through an AlertIntake that tells the GUI what each delivery did;
+    deliveries a crash left pending are processed first, off the GUI thread.
+    Nothing runs on a read-only store, and no outside alert reaches the DEMO
+    store (its receiver would also take the real console's port). Why the
+    receiver could not start is added to `notices` as (banner kind, text)."""
+    from mimdesk.sync.alert_poller import (
+        AlertPoller,
+        AlertPollerThread,
+        open_alertmanager,
+    )
+    from mimdesk.sync.receiver import ReceiverError, open_receiver
+    from mimdesk.ui.alert_feed import AlertIntake
+
+    if store.read_only:
+        return AlertIntakeRun()
+    run = AlertIntakeRun(AlertIntake(store))
+    assert run.intake is not None
+    run.catch_up = threading.Thread(
+        target=run.intake.reprocess_pending, name="alert-catch-up", daemon=True
+    )
+    run.catch_up.start()
+    if demo:
+        log.info("DEMO: the alert receiver and poller stay off")
+        return run
+    client = open_alertmanager(settings)
+    # FIXME(alerts): the poller's link state (unreachable, auth refused) is only
+    # logged; an on_state feeding the console's status bar would show it.
+    if client is not None:
+        run.poller = AlertPoller(client, run.intake)
+        interval = settings.alertmanager.poll_seconds
+        run.thread = AlertPollerThread(run.poller, interval_s=interval)
+        run.thread.start()
+    receiver = open_receiver(settings.receiver, run.intake)
+    if receiver is None:
+        return run
+    if run.thread is not None:
+        receiver.on_truncated = run.thread.reconcile_group
+    try:
+        receiver.start()
+    except ReceiverError as exc:
+        log.error("alert receiver not started: %s", exc)
+        if notices is not None:
+            notices.append(("danger", f"Alerts are not being received: {exc}."))
+        return run
+    run.receiver = receiver
+    return run
 
 
 def start_health(
@@ -129,14 +216,29 @@ def start_health(
     *,
     demo: bool,
     catalogue_file: Path | None = None,
+    notices: list[tuple[str, str]] | None = None,
 ) -> tuple[HealthFeed, Callable[[], None]]:
     """The health poller on its thread, its states carried to the GUI by a feed,
-    and what stops it (call once the QApplication exists, stop before it goes)."""
+    and what stops it (call once the QApplication exists, stop before it goes).
+    What the operator must know about the source and the cache is added to
+    `notices` as (banner kind, text)."""
+    from mimdesk.store.metrics import CACHE_FILE, MetricCache
     from mimdesk.sync.catalogue_watch import CatalogueWatch
-    from mimdesk.sync.health import PollerThread, open_health
+    from mimdesk.sync.health import HealthPoller, PollerThread
+    from mimdesk.sync.sources import open_source
     from mimdesk.ui.health_feed import HealthFeed
 
-    poller = open_health(settings, catalogue, paths.data_dir, demo=demo)
+    # FIXME(health): run_wall passes no `notices`, and a cache that moves to
+    # memory after start-up only logs it: the wallboard shows neither a missing
+    # secret nor a lost cache. A notice in the poller's state, drawn by the wall's
+    # corner and the console's banners, would carry both.
+    chosen = open_source(settings, demo=demo)
+    cache = MetricCache.open(paths.data_dir / CACHE_FILE)
+    poller = HealthPoller(chosen.source, catalogue, cache)
+    if notices is not None:
+        notices += [("danger", text) for text in (chosen.unusable,) if text]
+        others = (*chosen.warnings, cache.problem)
+        notices += [("warning", text) for text in others if text]
     feed = HealthFeed(poller.state(), refresh_now=lambda: thread.refresh_now())
     interval = catalogue.wall.refresh_seconds
     watch = (
@@ -158,11 +260,14 @@ def run_wall(
     paths: Paths, settings: Settings, catalogue: Catalogue, args: argparse.Namespace
 ) -> int:
     """`mimdesk wall`: the wallboard, fed by the health poller and, read-only,
-    by the incident store the console and the CLI write to."""
+    by the incident store the console and the CLI write to: its open incidents,
+    and the alerts another seat's receiver or poller keeps there (the wall never
+    receives or writes any itself)."""
     problem = _no_display()
     if problem:
         print(problem.replace("the console", "the wall"), file=sys.stderr)
         return 2
+    from mimdesk.ui.alert_feed import AlertFeed
     from mimdesk.ui.incident_feed import IncidentFeed, WallPolicies
     from mimdesk.ui.wall_main import application
     from mimdesk.ui.wall_main import run_wall as show_wall
@@ -193,6 +298,9 @@ def run_wall(
         demo=args.demo,
         catalogue_file=catalogue_path(args, settings),
     )
+    incidents = IncidentFeed(store, wall_policies)
+    # Re-read on the same poll as the incidents: a firing alert colours its tile.
+    AlertFeed(store, incidents.bridge, feed, parent=incidents)
     try:
         return show_wall(
             feed,
@@ -200,7 +308,7 @@ def run_wall(
             zone=resolve_zone(settings.timezone),
             config=catalogue.wall,
             screen=args.screen or settings.wall_screen,
-            incidents=IncidentFeed(store, wall_policies),
+            incidents=incidents,
         )
     finally:
         stop_health()
@@ -215,16 +323,18 @@ def save_view(
     if args.view == "console":
         args.screenshot = args.output
         return run_gui(args)
-    from mimdesk.sync.health import open_health
+    from mimdesk.cli_health import checked_source, refresh_once
+    from mimdesk.store.metrics import CACHE_FILE
     from mimdesk.ui.health_feed import HealthFeed
     from mimdesk.ui.wall_main import application, save_picture, view_widget
 
+    chosen = checked_source(settings, demo=args.demo)
+    if chosen is None:
+        return 2
     application(settings.theme)
-    poller = open_health(settings, catalogue, paths.data_dir, demo=args.demo)
-    try:
-        feed = HealthFeed(poller.refresh())
-    finally:
-        poller.close()
+    feed = HealthFeed(
+        refresh_once(chosen.source, catalogue, paths.data_dir / CACHE_FILE)
+    )
     widget = view_widget(
         args.view,
         feed,

@@ -5,7 +5,7 @@ MIMDesk suggests; it never moves an incident's status because alerts changed.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from mimdesk.domain import events as ev
@@ -29,6 +29,12 @@ ALERT_ACTOR = "alertmanager"
 MITIGATE_ADVICE = "consider marking mitigated"
 # Changes worth a timeline entry; SEEN and STALE repeats are not.
 RECORDED = frozenset({Change.FIRED, Change.RESOLVED, Change.REFIRED})
+# The incident severity an alert's `severity` label suggests; the incident
+# manager confirms it. Nothing suggests SEV1: that takes a person's judgement.
+# FIXME(alerts): a team that pages only for SEV1 would want `page = 1`; read
+# this mapping from the [alertmanager] settings once they can hold it.
+SEVERITY_LABELS: Mapping[str, int] = {"critical": 2, "warning": 3}
+DEFAULT_SEVERITY = 2
 
 
 def one_group(records: Sequence[AlertRecord]) -> str:
@@ -51,6 +57,31 @@ def services_for(
     """Catalogue services the alerts name, in the order they are first named."""
     found = [s for r in records for s in services_of(r.labels, known, label_names)]
     return tuple(dict.fromkeys(found))
+
+
+def suggested_severity(
+    records: Sequence[AlertRecord],
+    mapping: Mapping[str, int] = SEVERITY_LABELS,
+    default: int = DEFAULT_SEVERITY,
+) -> int:
+    """The most severe level the alerts' `severity` labels map to, else `default`."""
+    levels = [
+        mapping[label]
+        for r in records
+        if (label := dict(r.labels).get("severity", "").lower()) in mapping
+    ]
+    return min(levels, default=default)
+
+
+def suggested_title(records: Sequence[AlertRecord]) -> str:
+    """The first firing alert's summary (else the first alert's), and how many
+    other summaries the group has."""
+    if not records:
+        return ""
+    first = next((r for r in records if r.firing), records[0])
+    others = {summary_of(r) for r in records} - {summary_of(first)}
+    more = f" (+{len(others)} more)" if others else ""
+    return f"{summary_of(first)}{more}"
 
 
 def declare_from_alerts(

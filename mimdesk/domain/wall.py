@@ -7,9 +7,11 @@ functions, so every status rule is tested without a screen.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
+from mimdesk.domain.alert_links import DEFAULT_LABELS
+from mimdesk.domain.alerts import AlertRecord, services_of
 from mimdesk.domain.catalogue import Catalogue, Metric, Service
 from mimdesk.domain.health import Health, MetricHealth, evaluate, format_value, worst
 from mimdesk.domain.series import Series, stale_after
@@ -48,6 +50,16 @@ class Tile:
     metrics: tuple[MetricView, ...]
     headline: str
     detail: str = ""
+    # Names of the firing alerts mapped to the service, oldest start first.
+    alerts: tuple[str, ...] = ()
+
+    @property
+    def alert_line(self) -> str:
+        """'ALERT: HighErrorRate', 'ALERTS: A, B': words, never colour alone."""
+        if not self.alerts:
+            return ""
+        noun = "ALERT" if len(self.alerts) == 1 else "ALERTS"
+        return f"{noun}: {', '.join(self.alerts)}"
 
     @property
     def partial(self) -> bool:
@@ -179,3 +191,61 @@ def build_wall(
         for service in catalogue.monitored
     )
     return WallState(tiles, source, now)
+
+
+# What an alert's `severity` label says about its service; other values (info,
+# none, a team's own words) put the alert on the tile without moving its status.
+ALERT_HEALTH: Mapping[str, Health] = {
+    "critical": Health.CRITICAL,
+    "warning": Health.WARNING,
+}
+
+
+def alert_health(records: Iterable[AlertRecord]) -> Health | None:
+    """The worst status the firing alerts' severity labels ask for, if any."""
+    found = [
+        ALERT_HEALTH[level]
+        for r in records
+        if r.firing
+        and (level := dict(r.labels).get("severity", "").lower()) in ALERT_HEALTH
+    ]
+    return max(found, key=lambda h: h.rank, default=None)
+
+
+def raised(health: Health, by_alerts: Health | None) -> Health:
+    """A tile's status once its alerts are counted: at least what they ask for.
+
+    An alert is news from Alertmanager, not from the metric source, so it also
+    replaces UNREACHABLE (the corner still says the source is unreachable)."""
+    if by_alerts is None:
+        return health
+    if health is Health.UNREACHABLE:
+        return by_alerts
+    return max(health, by_alerts, key=lambda h: h.rank)
+
+
+def with_alerts(
+    state: WallState,
+    records: Iterable[AlertRecord],
+    label_names: Sequence[str] = DEFAULT_LABELS,
+) -> WallState:
+    """`state` with each tile naming the firing alerts mapped to its service, its
+    status raised as their severity labels say. Resolved alerts change nothing."""
+    known = [tile.service.id for tile in state.tiles]
+    by_service: dict[str, list[AlertRecord]] = {}
+    firing = sorted((r for r in records if r.firing), key=lambda r: r.starts_at)
+    for record in firing:
+        for service_id in services_of(record.labels, known, label_names):
+            by_service.setdefault(service_id, []).append(record)
+    tiles = tuple(
+        _alerted(tile, by_service.get(tile.service.id, ())) for tile in state.tiles
+    )
+    return replace(state, tiles=tiles)
+
+
+def _alerted(tile: Tile, records: Sequence[AlertRecord]) -> Tile:
+    names = tuple(dict.fromkeys(r.name for r in records))
+    health = raised(tile.health, alert_health(records))
+    if names == tile.alerts and health is tile.health:
+        return tile
+    return replace(tile, alerts=names, health=health)

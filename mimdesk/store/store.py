@@ -384,9 +384,8 @@ class Store:
         return self.receive_alerts(body, source=source, received_at=at)
 
     def reprocess_pending(self) -> list[IntakeResult]:
-        """Process the deliveries a crash or failure left pending, oldest first."""
-        # FIXME(alerts): only `mimdesk alerts ingest` calls this so far; the app
-        # and the webhook receiver should call it at start-up.
+        """Process the deliveries a crash or failure left pending, oldest first
+        (the console at start-up, off its GUI thread, and `mimdesk alerts ingest`)."""
         ids = self.submit(alert_store.pending, transaction=False).result()
         return [self._process_kept(delivery_id) for delivery_id in ids]
 

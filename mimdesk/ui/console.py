@@ -26,11 +26,10 @@ from PySide6.QtWidgets import (
 )
 
 from mimdesk.clock import MonotonicClock
-from mimdesk.domain import incident as model
 from mimdesk.domain import roster as roster_model
 from mimdesk.domain.catalogue import Catalogue
 from mimdesk.domain.directory import Directory
-from mimdesk.domain.events import JournalEvent, NewEvent
+from mimdesk.domain.events import JournalEvent
 from mimdesk.domain.incident import Incident
 from mimdesk.domain.lifecycle import ORDER, Status
 from mimdesk.domain.regulatory import Regime
@@ -44,17 +43,21 @@ from mimdesk.settings import Settings, resolve_zone
 from mimdesk.store import backup
 from mimdesk.store.journal import IncidentNotFound
 from mimdesk.store.store import Store
+from mimdesk.ui.alert_feed import AlertFeed, AlertIntake
+from mimdesk.ui.alerts_dialog import AlertActions
+from mimdesk.ui.alerts_view import AlertsView
 from mimdesk.ui.banners import BannerStack
 from mimdesk.ui.bridge import StoreBridge
-from mimdesk.ui.clock_dialogs import BridgeDialog, UpdateDialog
 from mimdesk.ui.clock_panel import MilestoneClock
 from mimdesk.ui.compose import ComposeBar
+from mimdesk.ui.console_clock import ClockCommands
 from mimdesk.ui.declare_dialog import DeclareDialog
 from mimdesk.ui.header import IncidentHeader
 from mimdesk.ui.health_feed import HealthFeed
 from mimdesk.ui.health_list import HealthList, monitoring_words
 from mimdesk.ui.health_view import HealthView, summary
 from mimdesk.ui.incident_list import IncidentList, IncidentListModel
+from mimdesk.ui.reminders import ReminderNotifier
 from mimdesk.ui.roster_panel import RosterPanel
 from mimdesk.ui.theme import THEMES, Theme, apply_theme
 from mimdesk.ui.timeline import Timeline
@@ -89,10 +92,12 @@ class ConsoleContext:
     targets: TargetPolicy = DEFAULT_POLICY
     regimes: list[Regime] = field(default_factory=list)
     health: HealthFeed | None = None
+    alerts: AlertIntake | None = None  # deliveries received by this process
 
 
-class ConsoleWindow(QMainWindow):
-    """Composes the console's widgets and turns operator actions into commands."""
+class ConsoleWindow(ClockCommands, QMainWindow):
+    """Composes the console's widgets and turns operator actions into commands
+    (the clock and bridge ones are ClockCommands')."""
 
     def __init__(self, ctx: ConsoleContext) -> None:
         super().__init__()
@@ -118,6 +123,9 @@ class ConsoleWindow(QMainWindow):
         self._build_widgets()
         self._build_menus()
         self._build_status_bar()
+        self.reminders = ReminderNotifier(
+            self.bridge, ctx.store.timeline, self.banners, ctx.targets.cadence, self
+        )
         self.bridge.changed.connect(self.reload)
         self.bridge.command_failed.connect(self._on_bridge_command_failed)
         self.bridge.read_failed.connect(self._on_bridge_read_failed)
@@ -125,6 +133,7 @@ class ConsoleWindow(QMainWindow):
         self.timer = QTimer(self)
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self._on_timer_timeout)
+        self.timer.timeout.connect(self.alerts_view.tick)
         self._ticks = 0
         self._fit_to_screen()
         self.reload()
@@ -135,6 +144,9 @@ class ConsoleWindow(QMainWindow):
 
     def _build_widgets(self) -> None:
         scale = self.ctx.settings.severity
+        self.alert_feed = AlertFeed(
+            self.ctx.store, self.bridge, self.ctx.health, self.ctx.alerts, self
+        )
         self.list_model = IncidentListModel(self.theme, scale)
         self.incident_list = IncidentList(self.list_model)
         self.incident_list.incident_selected.connect(self._on_list_incident_selected)
@@ -187,6 +199,12 @@ class ConsoleWindow(QMainWindow):
             self.ctx.health, self.theme, self.zone, self.ctx.catalogue.wall
         )
         self.views.addWidget(self.health_view)
+        self.alerts_view = AlertsView(
+            self.alert_feed, self.theme, self.zone, self.ctx.catalogue,
+            self.ctx.clock.now,
+        )  # fmt: skip
+        self.alert_actions = AlertActions(self, self.alerts_view, self.alert_feed)
+        self.views.addWidget(self.alerts_view)
         layout.addWidget(self.views, 1)
         self.setCentralWidget(central)
 
@@ -243,23 +261,10 @@ class ConsoleWindow(QMainWindow):
             incident, "&Declare incident\u2026", "Ctrl+N", self.declare
         )
         self._action(incident, "Add &note", "Ctrl+L", self._focus_note)
-        self.update_action = self._action(
-            incident,
-            "Record stakeholder update &sent\u2026",
-            "Ctrl+U",
-            self.record_update,
-        )
-        self.report_menu = incident.addMenu("Mark re&port sent")
-        self.report_menu.setObjectName("ReportMenu")
-        self.report_menu.aboutToShow.connect(self._on_report_menu_about_to_show)
+        self._add_update_actions(incident)
         incident.addSeparator()
         self._action(incident, "&Bridge roster: person", "Ctrl+J", self._focus_roster)
-        self.bridge_action = self._action(
-            incident, "Set bridge &link\u2026", "Ctrl+Shift+B", self.set_bridge_link
-        )
-        self.open_bridge_action = self._action(
-            incident, "&Open bridge", "Ctrl+B", self.header.open_bridge
-        )
+        self._add_bridge_actions(incident)
         incident.addSeparator()
         self.undo_action = self._action(
             incident, "&Undo last status change", "Ctrl+Z", self.undo
@@ -299,6 +304,8 @@ class ConsoleWindow(QMainWindow):
         self._action(view, "&Full screen", "F11", self.toggle_full_screen)
         health = self._action(view, "&Health view", "F2", self.toggle_health)
         health.setShortcuts([QKeySequence("F2"), QKeySequence("Ctrl+H")])
+        alerts = self._action(view, "&Alerts view", "F3", self.toggle_alerts)
+        alerts.setShortcuts([QKeySequence("F3"), QKeySequence("Ctrl+Shift+A")])
         view.addSeparator()
         self._action(view, "&Larger text", "Ctrl+=", partial(self.zoom_by, 1))
         self._action(view, "&Smaller text", "Ctrl+-", partial(self.zoom_by, -1))
@@ -339,6 +346,7 @@ class ConsoleWindow(QMainWindow):
         incidents = self.bridge.read(self.ctx.store.incidents)
         if incidents is not None:
             self._show_incidents(incidents)
+            self.reminders.watch(incidents)
         self._show_selected()
         if not self._read_failed:
             self.banners.clear_alert("read")
@@ -428,22 +436,7 @@ class ConsoleWindow(QMainWindow):
             roster = Roster()
         self._roster = (incident, roster)
         self.roster_panel.show_roster(incident, roster, self.ctx.clock.now())
-
-    def _on_roster_panel_roster_action(
-        self, action: str, person: str, role: str
-    ) -> None:
-        if self.selected is None:
-            return
-        decide = roster_model.decision(
-            action,
-            person,
-            role,
-            at=None,
-            actor=self.ctx.settings.operator,
-            policy=self.ctx.roles,
-        )
-        submit = partial(self.ctx.store.roster_command, self.selected, decide)
-        self._command(submit, lambda _events: self.roster_panel.action_done())
+        self._show_mobilisation(incident, roster)
 
     @property
     def writable(self) -> bool:
@@ -503,6 +496,7 @@ class ConsoleWindow(QMainWindow):
         now = clock.now()
         self.header.set_now(now)
         self._show_clock(now)
+        self.reminders.check(now, self.selected)
         self.list_model.set_now(now)
         self.clock_label.setText(format_clock(now, self.zone, seconds=True))
         self.zone_label.setText(f"Zone: {getattr(self.zone, 'key', None) or self.zone}")
@@ -650,89 +644,6 @@ class ConsoleWindow(QMainWindow):
         )
         self._command(submit, lambda _e: self.show_message("status change undone"))
 
-    def _incident_command(
-        self, decide: Callable[[Incident, datetime], list[NewEvent]], done: str
-    ) -> None:
-        """Run a domain command on the selected incident; say `done` once saved."""
-        if self.selected is None:
-            return
-        submit = partial(self.ctx.store.command, self.selected, decide)
-        self._command(submit, lambda _events: self.show_message(done))
-
-    def record_update(self) -> None:
-        """Ask what stakeholder update went out, then record it (Ctrl+U)."""
-        if self.selected is None:
-            return
-        dialog = UpdateDialog(self.selected, self.zone, self.ctx.clock, self)
-        if self.run_dialog(dialog):
-            self.submit_update(dialog)
-        dialog.deleteLater()
-
-    def submit_update(self, dialog: UpdateDialog) -> None:
-        summary, audience, sent = dialog.update_sent()
-        actor = self.ctx.settings.operator
-        self._incident_command(
-            lambda state, now: model.record_update_sent(
-                state, summary, now=now, actor=actor, at=sent.utc, audience=audience
-            ),
-            "Stakeholder update recorded; the next one is due from it",
-        )
-
-    def _on_report_menu_about_to_show(self) -> None:
-        """List the reports on the clock now; those already sent are greyed."""
-        self.report_menu.clear()
-        reports = self.clock_data["reports"] if self.clock_data else []
-        for number, report in enumerate(reports, start=1):
-            title = f"{report['regime'].upper()} {report['title']}"
-            sent = " (sent)" if report["sent_at"] else ""
-            action = self.report_menu.addAction(f"&{number} {title}{sent}")
-            action.setEnabled(self.writable and not sent)
-            action.triggered.connect(
-                partial(self._on_report_action_triggered, report["key"], title)
-            )
-        if not reports:
-            self.report_menu.addAction("No regulatory reports apply").setEnabled(False)
-
-    def _on_report_action_triggered(
-        self, report: str, title: str, _checked: bool = False
-    ) -> None:
-        self.mark_report_sent(report, title)
-
-    def mark_report_sent(self, report: str, title: str) -> None:
-        """Record regulatory report `report` as sent now, once confirmed."""
-        if self.selected is None:
-            return
-        question = f"Record the {title} for {self.selected} as sent now?"
-        if not self.confirm("Mark report sent", question):
-            return
-        actor = self.ctx.settings.operator
-        self._incident_command(
-            lambda state, now: model.record_report_sent(
-                state, report, now=now, actor=actor
-            ),
-            f"{title} recorded as sent",
-        )
-
-    def set_bridge_link(self) -> None:
-        """Ask for the bridge's conference link and dial-in (Ctrl+Shift+B)."""
-        incident = self.header.incident
-        if incident is None:
-            return
-        dialog = BridgeDialog(incident, self)
-        if self.run_dialog(dialog):
-            self.submit_bridge(dialog)
-        dialog.deleteLater()
-
-    def submit_bridge(self, dialog: BridgeDialog) -> None:
-        url, dial_in = dialog.link()
-        actor = self.ctx.settings.operator
-        self._incident_command(
-            lambda state, now: model.set_bridge(
-                state, url, dial_in=dial_in, now=now, actor=actor
-            ),
-            "Bridge link saved",
-        )
-
     def set_severity(self, level: int) -> None:
         if self.selected is None:
             return
@@ -755,6 +666,7 @@ class ConsoleWindow(QMainWindow):
             self.timeline,
             self.roster_panel,
             self.clock_panel,
+            self.alerts_view,
         ):
             widget.theme = self.theme
         self.banners.set_theme(self.theme)
@@ -806,12 +718,21 @@ class ConsoleWindow(QMainWindow):
         configured = resolve_zone(self.ctx.settings.timezone)
         self.zone = UTC if self.zone is not UTC else configured
         self.header.zone = self.timeline.zone = self.clock_panel.zone = self.zone
+        self.alerts_view.zone = self.zone
         self.reload()
         self._on_timer_timeout()
 
     def toggle_health(self) -> None:
         """Switch between the incident views and the Health view (F2, Ctrl+H)."""
-        self.views.setCurrentIndex(1 - self.views.currentIndex())
+        self.views.setCurrentIndex(0 if self.views.currentIndex() == 1 else 1)
+
+    def toggle_alerts(self) -> None:
+        """Switch between the incident views and the Alerts view (F3, Ctrl+Shift+A)."""
+        if self.views.currentWidget() is self.alerts_view:
+            self.views.setCurrentIndex(0)
+            return
+        self.views.setCurrentWidget(self.alerts_view)
+        self.alerts_view.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def _on_health_button_clicked(self) -> None:
         self.toggle_health()
@@ -866,4 +787,5 @@ class ConsoleWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.timer.stop()
+        self.reminders.close()
         super().closeEvent(event)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from PySide6.QtCore import QObject, Signal
 
-from mimdesk.domain.wall import WallState
+from mimdesk.domain.alerts import AlertRecord
+from mimdesk.domain.wall import WallState, with_alerts
 
 log = logging.getLogger(__name__)
 
 
 class HealthFeed(QObject):
-    """The latest WallState, for every view that shows health.
+    """The latest WallState, for every view that shows health, with the firing
+    alerts last given to `set_alerts` on its tiles.
 
     `publish` may be called from any thread (it is the poller's `on_state`);
     views connect to `state_changed(WallState)`, which reaches them queued, on
@@ -30,6 +32,8 @@ class HealthFeed(QObject):
     ) -> None:
         super().__init__()
         self.latest = initial
+        self._polled = initial  # as the poller made it, before alerts
+        self._alerts: tuple[AlertRecord, ...] = ()
         self._refresh_now = refresh_now
         # Emitted on the worker thread, delivered here on the GUI thread.
         self._published.connect(self._on_feed_published)
@@ -42,6 +46,19 @@ class HealthFeed(QObject):
         if self._refresh_now is not None:
             self._refresh_now()
 
+    def set_alerts(self, records: Iterable[AlertRecord]) -> None:
+        """Show these alerts (the firing ones) on the tiles (GUI thread)."""
+        firing = tuple(r for r in records if r.firing)
+        if firing == self._alerts:
+            return
+        self._alerts = firing
+        if self._polled is not None:
+            self._show(self._polled)
+
     def _on_feed_published(self, state: WallState) -> None:
-        self.latest = state
-        self.state_changed.emit(state)
+        self._polled = state
+        self._show(state)
+
+    def _show(self, polled: WallState) -> None:
+        self.latest = with_alerts(polled, self._alerts) if self._alerts else polled
+        self.state_changed.emit(self.latest)

@@ -52,6 +52,7 @@ def tile_stylesheet(theme: Theme, scale: float) -> str:
     QLabel#TileDetail {{ font-size: {pt(11)}; color: {theme.text}; }}
     QLabel#TileNotes, QLabel#TileLegend {{ font-size: {pt(10)}; color: {theme.muted}; }}
     QLabel#TileStatus, QLabel#TileDemo, QLabel#TilePartial {{ font-size: {pt(11)}; }}
+    QLabel#TileAlert {{ font-size: {pt(12)}; font-weight: 700; }}
     """
 
 
@@ -121,6 +122,9 @@ class HealthTile(QFrame):
         self.demo.setText("DEMO")
         self.partial = _label("TilePartial")
         self.partial.setText(PARTIAL)
+        self.alert = ElidedLabel()
+        self.alert.setObjectName("TileAlert")
+        self.alert.hide()
         self.headline = _label("TileHeadline")
         self.detail = _label("TileDetail", wrap=True)
         self.notes = _label("TileNotes", wrap=True)
@@ -141,6 +145,7 @@ class HealthTile(QFrame):
         body = QVBoxLayout()
         body.setSpacing(2)
         body.addLayout(top)
+        body.addWidget(self.alert)
         body.addLayout(value)
         body.addWidget(self.plot, 1)
         body.addWidget(self.legend)
@@ -173,6 +178,7 @@ class HealthTile(QFrame):
         _set(self.notes, notes)
         self.notes.setVisible(bool(notes))
         _set(self.legend, self._legend(tile.panels))
+        self._show_alerts(tile)
         self.health = tile.health
         self._paint_status()
         self.plot.show_panels(
@@ -181,6 +187,20 @@ class HealthTile(QFrame):
             end=now,
             stale_limit=self.stale_limit,
         )
+
+    def _show_alerts(self, tile: Tile) -> None:
+        """'ALERT: HighErrorRate', one line, cut if too long; in the warning or
+        critical colour when the tile is, else in plain text colour."""
+        line = tile.alert_line
+        _set(self.alert, line, "\n".join(tile.alerts))
+        self.alert.setVisible(bool(line))
+        breached = tile.health in (Health.WARNING, Health.CRITICAL)
+        colour = (
+            health_look(self.theme, tile.health)[0] if breached else self.theme.text
+        )
+        style = f"color:{colour};"
+        if self.alert.styleSheet() != style:
+            self.alert.setStyleSheet(style)
 
     def _legend(self, views: tuple[MetricView, ...]) -> str:
         """Which line is which metric, as rich text in the lines' colours."""

@@ -64,7 +64,9 @@ def make_console(
     ) -> ConsoleWindow:
         if demo:
             seed(store, fake_time.now())
-        catalogue, _ = load_catalogue(resource("catalogues", "sample.toml"))
+        catalogue = kw.pop("catalogue", None)
+        if catalogue is None:
+            catalogue, _ = load_catalogue(resource("catalogues", "sample.toml"))
         ctx = ConsoleContext(
             kw.pop("store", store),
             settings or Settings(timezone="UTC", operator="tester"),

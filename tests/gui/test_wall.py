@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,10 +12,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
+from mimdesk.domain.alerts import AlertRecord
 from mimdesk.domain.catalogue import Metric, Service
 from mimdesk.domain.health import Health, MetricHealth, Thresholds
 from mimdesk.domain.series import Series, parse_value
 from mimdesk.domain.wall import MetricView, Tile
+from mimdesk.ui.health_feed import HealthFeed
 from mimdesk.ui.theme import DARK
 from mimdesk.ui.wall_data import panel_data, time_ticks, y_range
 from mimdesk.ui.wall_grid import WallGrid
@@ -209,3 +212,56 @@ def test_c24_soak_keeps_the_scene(qtbot) -> None:
     assert [
         tuple(p.fresh for p in t.plot.panels) for t in grid.tiles.values()
     ] == curves
+
+
+# --- alerts on a tile ---------------------------------------------------------
+
+
+def _firing(name: str, service: str, severity: str = "critical") -> AlertRecord:
+    start = datetime(2026, 12, 3, 13, 55, tzinfo=UTC)
+    labels = (("alertname", name), ("service", service), ("severity", severity))
+    return AlertRecord(f"id-{name}", labels, "firing", start, None, start, start)
+
+
+def test_a_firing_alert_is_said_on_its_tile_in_words(tile) -> None:
+    alerted = replace(_tile(Health.CRITICAL), alerts=("HighErrorRate",))
+
+    tile.show_tile(alerted, demo=False, now=NOW)
+
+    assert tile.alert.isVisible()
+    assert tile.alert.text() == "ALERT: HighErrorRate"
+    assert tile.status.text() == "CRITICAL"
+    assert DARK.danger in tile.alert.styleSheet()
+
+
+def test_the_alert_line_goes_when_the_alert_resolves(tile) -> None:
+    tile.show_tile(replace(_tile(), alerts=("A",)), demo=False, now=NOW)
+    tile.show_tile(_tile(), demo=False, now=NOW)
+
+    assert not tile.alert.isVisible()
+
+
+def test_a_long_alert_line_keeps_the_tile_its_size(tile) -> None:
+    names = tuple(f"VeryLongAlertNameNumber{n}" for n in range(12))
+    before = tile.size()
+
+    tile.show_tile(replace(_tile(), alerts=names), demo=False, now=NOW)
+
+    assert tile.size() == before
+    assert tile.alert.sizeHint().height() < tile.height() / 4
+
+
+def test_the_health_feed_puts_firing_alerts_on_the_tiles(qtbot) -> None:
+    feed = HealthFeed(wall_states.state(2))
+    service = feed.latest.tiles[0].service.id
+
+    with qtbot.waitSignal(feed.state_changed):
+        feed.set_alerts([_firing("HighErrorRate", service)])
+    first = feed.latest.tiles[0]
+    with qtbot.waitSignal(feed.state_changed):  # the next poll keeps them on
+        feed.publish(wall_states.state(2))
+
+    assert first.alert_line == "ALERT: HighErrorRate"
+    assert first.health is Health.CRITICAL
+    assert feed.latest.tiles[0].alerts == ("HighErrorRate",)
+    assert feed.latest.tiles[1].alerts == ()

@@ -151,3 +151,42 @@ def test_suggestions_follow_the_group_and_its_incident() -> None:
     assert alert_links.suggestion(done, None) == ""
     assert alert_links.suggestion(firing, "INC-1") == "keep open"
     assert alert_links.suggestion(done, "INC-1") == "mark mitigated"
+
+
+def labelled(pod: str, severity: str) -> AlertRecord:
+    base = record(pod)
+    labels = (*base.labels, ("severity", severity)) if severity else base.labels
+    return record(pod, labels=labels)
+
+
+@pytest.mark.parametrize(
+    ("severities", "expected"),
+    [
+        (["critical"], 2),  # never SEV1 by itself: that takes a person
+        (["warning"], 3),
+        (["warning", "critical"], 2),
+        (["page"], 2),
+        (["info", ""], 2),
+        ([], 2),
+    ],
+)
+def test_severity_is_suggested_from_the_severity_label_conservatively(
+    severities: list[str], expected: int
+) -> None:
+    records = [labelled(f"p-{n}", s) for n, s in enumerate(severities)]
+
+    assert alert_links.suggested_severity(records) == expected
+
+
+def test_a_configured_mapping_may_suggest_sev1() -> None:
+    records = [labelled("p-0", "page")]
+
+    assert alert_links.suggested_severity(records, {"page": 1}) == 1
+
+
+def test_the_title_is_the_first_firing_summary_and_counts_the_others() -> None:
+    gone = record("p-0", status="resolved", ends_at=NOW)
+
+    assert alert_links.suggested_title([gone, PODS[1]]) == "Crash on p-1 (+1 more)"
+    assert alert_links.suggested_title([PODS[0]]) == "Crash on p-0"
+    assert alert_links.suggested_title([]) == ""

@@ -5,16 +5,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
+from mimdesk.domain.alerts import AlertRecord
 from mimdesk.domain.catalogue import Catalogue, Metric, Service, WallConfig
 from mimdesk.domain.health import Health, Thresholds
 from mimdesk.domain.series import Series
+from mimdesk.domain.times import parse_utc
 from mimdesk.domain.wall import (
     Cached,
     Link,
     SourceState,
     Tile,
+    WallState,
+    alert_health,
     build_tile,
     build_wall,
+    raised,
+    with_alerts,
 )
 
 from ..cases import vector
@@ -121,3 +129,99 @@ def test_the_wall_has_a_tile_per_monitored_service_in_order() -> None:
     assert [t.service.id for t in wall.tiles] == ["payments-api"]
     assert wall.tiles[0].health is Health.NO_DATA
     assert (wall.source, wall.now) == (source, NOW)
+
+
+# --- alerts on the tiles --------------------------------------------------------
+
+T0 = parse_utc("2026-12-03T14:00:00Z")
+
+
+def alert(
+    name: str, *, service: str = "payments-api", severity: str = "", minutes: int = 0,
+    status: str = "firing", label: str = "service",
+) -> AlertRecord:  # fmt: skip
+    labels = {"alertname": name, label: service}
+    if severity:
+        labels["severity"] = severity
+    start = T0.replace(minute=minutes)
+    return AlertRecord(
+        f"id-{name}-{service}", tuple(sorted(labels.items())), status, start,
+        None if status == "firing" else T0.replace(minute=59), start, start,
+    )  # fmt: skip
+
+
+def ok_wall() -> WallState:
+    cached = {"errors": Cached(point(0.001)), "latency": Cached(point(0.2))}
+    return WallState((tile(cached),), SourceState("prom", Link.CONNECTED), NOW)
+
+
+def test_a_firing_alert_is_named_on_its_service_tile_in_words() -> None:
+    shown = with_alerts(ok_wall(), [alert("HighErrorRate")]).tiles[0]
+
+    assert shown.alerts == ("HighErrorRate",)
+    assert shown.alert_line == "ALERT: HighErrorRate"
+
+
+def test_several_alerts_are_listed_oldest_first_each_once() -> None:
+    records = [
+        alert("HighLatency", minutes=5),
+        alert("HighErrorRate", minutes=1),
+        alert("HighLatency", minutes=5, service="payments-api", label="job"),
+    ]
+
+    shown = with_alerts(ok_wall(), records).tiles[0]
+
+    assert shown.alert_line == "ALERTS: HighErrorRate, HighLatency"
+
+
+@pytest.mark.parametrize(
+    ("severity", "expected"),
+    [
+        ("critical", Health.CRITICAL),
+        ("CRITICAL", Health.CRITICAL),
+        ("warning", Health.WARNING),
+        ("info", Health.OK),
+        ("", Health.OK),
+    ],
+)
+def test_the_severity_label_alone_decides_how_the_tile_looks(
+    severity: str, expected: Health
+) -> None:
+    shown = with_alerts(ok_wall(), [alert("X", severity=severity)]).tiles[0]
+
+    assert shown.health is expected
+    assert shown.alerts == ("X",)
+
+
+def test_resolved_alerts_and_other_services_alerts_change_nothing() -> None:
+    records = [
+        alert("Gone", severity="critical", status="resolved"),
+        alert("Elsewhere", service="hr", severity="critical"),
+        alert("Unknown", service="not-in-catalogue", severity="critical"),
+    ]
+    wall = ok_wall()
+
+    assert with_alerts(wall, records) == wall
+
+
+def test_an_alert_never_makes_a_tile_look_better() -> None:
+    assert raised(Health.CRITICAL, Health.WARNING) is Health.CRITICAL
+    assert raised(Health.STALE, Health.WARNING) is Health.WARNING
+    assert raised(Health.WARNING, None) is Health.WARNING
+
+
+def test_an_alert_is_news_even_when_the_metric_source_is_unreachable() -> None:
+    assert raised(Health.UNREACHABLE, Health.CRITICAL) is Health.CRITICAL
+    assert raised(Health.UNREACHABLE, None) is Health.UNREACHABLE
+
+
+def test_the_worst_severity_among_firing_alerts_counts() -> None:
+    records = [
+        alert("A", severity="warning"),
+        alert("B", severity="critical"),
+        alert("C", severity="critical", status="resolved"),
+    ]
+
+    assert alert_health(records) is Health.CRITICAL
+    assert alert_health(records[:1] + records[2:]) is Health.WARNING
+    assert alert_health([]) is None
