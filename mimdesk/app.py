@@ -91,7 +91,7 @@ def run_gui(args: argparse.Namespace) -> int:
 
     from mimdesk.ui.console import ConsoleContext
     from mimdesk.ui.main import run_console
-    from mimdesk.ui.wall_main import application
+    from mimdesk.ui.qapp import application
 
     application(loaded.settings.theme)  # before the poller's first state arrives
 

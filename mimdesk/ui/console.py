@@ -8,7 +8,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent
@@ -54,13 +54,15 @@ from mimdesk.ui.console_clock import ClockCommands
 from mimdesk.ui.declare_dialog import DeclareDialog
 from mimdesk.ui.header import IncidentHeader
 from mimdesk.ui.health_feed import HealthFeed
-from mimdesk.ui.health_list import HealthList, monitoring_words
-from mimdesk.ui.health_view import HealthView, summary
+from mimdesk.ui.health_list import HealthList, monitoring_words, summary
 from mimdesk.ui.incident_list import IncidentList, IncidentListModel
 from mimdesk.ui.reminders import ReminderNotifier
 from mimdesk.ui.roster_panel import RosterPanel
 from mimdesk.ui.theme import THEMES, Theme, apply_theme
 from mimdesk.ui.timeline import Timeline
+
+if TYPE_CHECKING:
+    from mimdesk.ui.health_view import HealthView
 
 log = logging.getLogger(__name__)
 
@@ -195,10 +197,12 @@ class ConsoleWindow(ClockCommands, QMainWindow):
         layout.addWidget(self.banners)
         self.views = QStackedWidget()
         self.views.addWidget(splitter)
-        self.health_view = HealthView(
-            self.ctx.health, self.theme, self.zone, self.ctx.catalogue.wall
-        )
-        self.views.addWidget(self.health_view)
+        # The Health view's graphs are built when first shown: they cost more
+        # than the rest of the console, and a first look at an incident must
+        # not wait for them.
+        self._health_view: HealthView | None = None
+        self._health_slot = QWidget()
+        self.views.addWidget(self._health_slot)
         self.alerts_view = AlertsView(
             self.alert_feed, self.theme, self.zone, self.ctx.catalogue,
             self.ctx.clock.now,
@@ -670,7 +674,8 @@ class ConsoleWindow(ClockCommands, QMainWindow):
         ):
             widget.theme = self.theme
         self.banners.set_theme(self.theme)
-        self.health_view.set_look(self.theme, self.text_scale)
+        if self._health_view is not None:
+            self._health_view.set_look(self.theme, self.text_scale)
         self.health_list.set_theme(self.theme)
         if self.ctx.health is not None:
             self.health_list.show_state(self.ctx.health.latest)
@@ -699,7 +704,8 @@ class ConsoleWindow(ClockCommands, QMainWindow):
             self.text_scale = scale
             self._apply_theme()
             self.clock_panel.set_scale(scale)
-            self.health_view.set_look(self.theme, scale)
+            if self._health_view is not None:
+                self._health_view.set_look(self.theme, scale)
             # Column widths depend on the font: size them once it has applied.
             QTimer.singleShot(0, self._show_selected)
 
@@ -722,9 +728,30 @@ class ConsoleWindow(ClockCommands, QMainWindow):
         self.reload()
         self._on_timer_timeout()
 
+    @property
+    def health_view(self) -> HealthView:
+        """The Health view, built on first use (index 1 of the views)."""
+        if self._health_view is None:
+            from mimdesk.ui.health_view import HealthView
+
+            view = HealthView(
+                self.ctx.health, self.theme, self.zone, self.ctx.catalogue.wall
+            )
+            view.set_look(self.theme, self.text_scale)
+            current = self.views.currentIndex()
+            self.views.insertWidget(1, view)
+            self.views.removeWidget(self._health_slot)
+            self._health_slot.deleteLater()
+            self.views.setCurrentIndex(current)
+            self._health_view = view
+        return self._health_view
+
     def toggle_health(self) -> None:
         """Switch between the incident views and the Health view (F2, Ctrl+H)."""
-        self.views.setCurrentIndex(0 if self.views.currentIndex() == 1 else 1)
+        if self.views.currentIndex() == 1:
+            self.views.setCurrentIndex(0)
+        else:
+            self.views.setCurrentWidget(self.health_view)
 
     def toggle_alerts(self) -> None:
         """Switch between the incident views and the Alerts view (F3, Ctrl+Shift+A)."""
@@ -743,7 +770,7 @@ class ConsoleWindow(ClockCommands, QMainWindow):
         self.connection_label.setText(monitoring_words(state))
 
     def _on_health_list_activated(self, service_id: str) -> None:
-        self.views.setCurrentIndex(1)
+        self.views.setCurrentWidget(self.health_view)
 
     def toggle_full_screen(self) -> None:
         self.showNormal() if self.isFullScreen() else self.showFullScreen()

@@ -11,10 +11,10 @@ from PySide6.QtWidgets import (
     QTableWidgetItem,
 )
 
+from mimdesk.domain.health import Health
 from mimdesk.domain.wall import Tile, WallState
-from mimdesk.ui.theme import Theme, ink_on
+from mimdesk.ui.theme import Theme, health_look, ink_on
 from mimdesk.ui.wall_corner import link_words
-from mimdesk.ui.wall_tile import health_look
 
 COLUMNS = ("Status", "Service", "Now")
 
@@ -89,3 +89,12 @@ class HealthList(QTableWidget):
     def _on_self_item_activated(self, item: QTableWidgetItem) -> None:
         if 0 <= item.row() < len(self._ids):
             self.service_activated.emit(self._ids[item.row()])
+
+
+def summary(state: WallState | None) -> str:
+    """'Health: 2 CRITICAL · 1 WARNING · 5 OK', worst first."""
+    if state is None or not state.tiles:
+        return "Health: no data"
+    counts = {h: sum(1 for t in state.tiles if t.health is h) for h in Health}
+    ranked = sorted((h for h in counts if counts[h]), key=lambda h: -h.rank)
+    return "Health: " + " \u00b7 ".join(f"{counts[h]} {h.label}" for h in ranked)

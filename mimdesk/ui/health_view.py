@@ -8,9 +8,9 @@ from datetime import tzinfo
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from mimdesk.domain.catalogue import WallConfig
-from mimdesk.domain.health import Health
 from mimdesk.domain.wall import WallState
 from mimdesk.ui.health_feed import HealthFeed
+from mimdesk.ui.health_list import summary as summary  # re-exported
 from mimdesk.ui.theme import Theme
 from mimdesk.ui.wall_corner import SourceStatus
 from mimdesk.ui.wall_grid import WallGrid
@@ -23,15 +23,6 @@ NO_SOURCE = (
     "No health source. Start with --demo for the built-in DEMO data, or set a "
     "Prometheus server in the settings (see the README)."
 )
-
-
-def summary(state: WallState | None) -> str:
-    """'Health: 2 CRITICAL · 1 WARNING · 5 OK', worst first."""
-    if state is None or not state.tiles:
-        return "Health: no data"
-    counts = {h: sum(1 for t in state.tiles if t.health is h) for h in Health}
-    ranked = sorted((h for h in counts if counts[h]), key=lambda h: -h.rank)
-    return "Health: " + " \u00b7 ".join(f"{counts[h]} {h.label}" for h in ranked)
 
 
 class HealthView(QWidget):

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication
 
+from mimdesk.domain.health import Health
+
 
 @dataclass(frozen=True)
 class Theme:
@@ -165,3 +167,16 @@ def stylesheet(t: Theme, scale: float = 1.0) -> str:
 def apply_theme(app: QApplication, theme: Theme, scale: float = 1.0) -> None:
     app.setStyle("Fusion")
     app.setStyleSheet(stylesheet(theme, scale))
+
+
+def health_look(theme: Theme, health: Health) -> tuple[str, bool]:
+    """The colour of a status and whether its badge is filled; the badge always
+    carries the words too, so colour is never the only signal."""
+    return {
+        Health.OK: (theme.status_resolved, True),
+        Health.WARNING: (theme.warning, True),
+        Health.CRITICAL: (theme.danger, True),
+        Health.STALE: (theme.status_open, False),
+        Health.NO_DATA: (theme.status_closed, True),
+        Health.UNREACHABLE: (theme.muted, False),
+    }[health]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from datetime import tzinfo
 from pathlib import Path
 
@@ -12,28 +11,17 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from mimdesk.clock import MonotonicClock
 from mimdesk.domain.catalogue import WallConfig
-from mimdesk.ui import qtlog
 from mimdesk.ui.awake import DisplayKeeper
 from mimdesk.ui.health_feed import HealthFeed
 from mimdesk.ui.health_view import HealthView
 from mimdesk.ui.incident_feed import IncidentFeed
+from mimdesk.ui.qapp import application as application  # re-exported
 from mimdesk.ui.theme import THEMES, apply_theme
 from mimdesk.ui.wallboard import WallBoard
 
 log = logging.getLogger(__name__)
 
 SETTLE_ROUNDS = 5
-
-
-def application(theme: str = "dark") -> QApplication:
-    """The QApplication (made once), themed."""
-    qtlog.install()
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    assert isinstance(app, QApplication)
-    app.setApplicationName("MIMDesk")
-    app.setOrganizationName("MIMDesk")
-    apply_theme(app, THEMES.get(theme, THEMES["dark"]))
-    return app
 
 
 def run_wall(

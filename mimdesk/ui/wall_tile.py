@@ -11,25 +11,12 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLay
 
 from mimdesk.domain.health import Health
 from mimdesk.domain.wall import MetricView, Tile
-from mimdesk.ui.theme import Theme, pill
+from mimdesk.ui.theme import Theme, health_look, pill
 from mimdesk.ui.wall_plot import HealthPlot
 
 log = logging.getLogger(__name__)
 
 PARTIAL = "PARTIAL DATA"
-
-
-def health_look(theme: Theme, health: Health) -> tuple[str, bool]:
-    """The colour of a status and whether its badge is filled; the badge always
-    carries the words too, so colour is never the only signal."""
-    return {
-        Health.OK: (theme.status_resolved, True),
-        Health.WARNING: (theme.warning, True),
-        Health.CRITICAL: (theme.danger, True),
-        Health.STALE: (theme.status_open, False),
-        Health.NO_DATA: (theme.status_closed, True),
-        Health.UNREACHABLE: (theme.muted, False),
-    }[health]
 
 
 def panel_colours(theme: Theme) -> tuple[str, str]:
