@@ -239,7 +239,11 @@ def start_health(
         notices += [("danger", text) for text in (chosen.unusable,) if text]
         others = (*chosen.warnings, cache.problem)
         notices += [("warning", text) for text in others if text]
-    feed = HealthFeed(poller.state(), refresh_now=lambda: thread.refresh_now())
+    feed = HealthFeed(
+        poller.state(),
+        refresh_now=lambda: thread.refresh_now(),
+        alert_labels=catalogue.alert_labels,
+    )
     interval = catalogue.wall.refresh_seconds
     watch = (
         CatalogueWatch(catalogue_file, catalogue, load_catalogue)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mimdesk.domain.alert_links import DEFAULT_LABELS, services_for, suggestion
+from mimdesk.domain.alert_links import services_for, suggestion
 from mimdesk.domain.alerts import (
     AlertRecord,
     Change,
@@ -18,6 +18,7 @@ from mimdesk.domain.alerts import (
     group_ref,
     summary_of,
 )
+from mimdesk.domain.catalogue import Catalogue
 from mimdesk.domain.errors import DomainError
 from mimdesk.domain.incident import describe
 from mimdesk.domain.times import format_duration, format_instant, utc_iso
@@ -29,9 +30,6 @@ if TYPE_CHECKING:
 ALERTS_FORMAT = "mimdesk.alerts/1"
 EXIT_OK, EXIT_USAGE = 0, 2
 DEFAULT_SEVERITY = 2
-# FIXME(alerts): the label names that map alerts to services are fixed here;
-# read them from the [alertmanager] settings section once it exists.
-LABEL_NAMES = DEFAULT_LABELS
 
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -126,7 +124,7 @@ def _change_line(record: AlertRecord, change: Change) -> str:
 def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
     store = ctx.read_store()
     data = alerts_json(
-        store.alert_groups(), store.alert_links(), ctx.catalogue.ids, ctx.now(),
+        store.alert_groups(), store.alert_links(), ctx.catalogue, ctx.now(),
         store.alert_spool(),
     )  # fmt: skip
     if args.json:
@@ -140,7 +138,7 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
 def alerts_json(
     groups: Sequence[Group],
     links: Mapping[str, str],
-    known: Collection[str],
+    catalogue: Catalogue,
     now: datetime,
     spool: Mapping[str, int],
 ) -> dict[str, Any]:
@@ -149,12 +147,16 @@ def alerts_json(
         "format": ALERTS_FORMAT,
         "now": utc_iso(now),
         "spool": dict(spool),
-        "groups": [_group_json(g, links.get(g.key), known, now) for g in groups],
+        "groups": [_group_json(g, links.get(g.key), catalogue, now) for g in groups],
     }
 
 
+def _services(records: Sequence[AlertRecord], catalogue: Catalogue) -> tuple[str, ...]:
+    return services_for(records, catalogue.ids, catalogue.alert_labels)
+
+
 def _group_json(
-    group: Group, incident: str | None, known: Collection[str], now: datetime
+    group: Group, incident: str | None, catalogue: Catalogue, now: datetime
 ) -> dict[str, Any]:
     detected = group.detected_at
     return {
@@ -167,13 +169,13 @@ def _group_json(
         "recovered": group.recovered,
         "detected_at": utc_iso(detected) if detected else None,
         "suggestion": suggestion(group, incident),
-        "services": list(services_for(group.alerts, known, LABEL_NAMES)),
-        "alerts": [_alert_json(a, incident, known, now) for a in group.alerts],
+        "services": list(_services(group.alerts, catalogue)),
+        "alerts": [_alert_json(a, incident, catalogue, now) for a in group.alerts],
     }
 
 
 def _alert_json(
-    record: AlertRecord, incident: str | None, known: Collection[str], now: datetime
+    record: AlertRecord, incident: str | None, catalogue: Catalogue, now: datetime
 ) -> dict[str, Any]:
     return {
         "id": record.identity,
@@ -187,7 +189,7 @@ def _alert_json(
         "last_seen": utc_iso(record.last_seen),
         "seen": record.seen,
         "fingerprints": list(record.fingerprints),
-        "services": list(services_for([record], known, LABEL_NAMES)),
+        "services": list(_services([record], catalogue)),
         "labels": dict(record.labels),
         "annotations": dict(record.annotations),
         "generator_url": record.generator_url,
@@ -235,7 +237,7 @@ def cmd_declare(ctx: Context, args: argparse.Namespace) -> int:
     incident_id = store.declare_from_alerts(
         args.target, title=args.title, severity=args.severity,
         actor=ctx.settings.operator, known_services=ctx.catalogue.ids,
-        label_names=LABEL_NAMES,
+        label_names=ctx.catalogue.alert_labels,
     ).result()  # fmt: skip
     incident = store.incident(incident_id)
     print(incident_id)

@@ -30,7 +30,7 @@ class CatalogueError(DomainError):
 
 # What each table may hold: a misspelt key ("critcal") would otherwise switch a
 # threshold off without a word.
-TOP_KEYS = frozenset({"service", "wall"})
+TOP_KEYS = frozenset({"service", "wall", "alerts"})
 SERVICE_KEYS = frozenset({"id", "name", "owner", "tier", "metric"})
 METRIC_KEYS = frozenset(
     {"id", "name", "expr", "unit", "warning", "critical", "bad", "panel", "scale"}
@@ -96,6 +96,8 @@ class Catalogue:
 
     services: tuple[Service, ...] = ()
     wall: WallConfig = field(default_factory=WallConfig)
+    # Alert labels whose value may name a service, tried in order (`[alerts]`).
+    alert_labels: tuple[str, ...] = ("service", "job")
 
     @property
     def ids(self) -> frozenset[str]:
@@ -128,7 +130,30 @@ def catalogue_from_mapping(data: Mapping[str, Any]) -> Catalogue:
         if any(s.id == service.id for s in services):
             raise CatalogueError(f"service id {service.id!r} is used twice", number)
         services.append(service)
-    return Catalogue(tuple(services), _wall(data.get("wall", {})))
+    return Catalogue(tuple(services), _wall(data.get("wall", {})), _alert_labels(data))
+
+
+def _alert_labels(data: Mapping[str, Any]) -> tuple[str, ...]:
+    raw = data.get("alerts", {})
+    if not isinstance(raw, dict):
+        raise CatalogueError("[alerts] must be a table", key="alerts")
+    unknown = _unknown(raw, frozenset({"service_labels"}))
+    if unknown is not None:
+        raise CatalogueError(
+            f"[alerts]: unknown key {unknown!r} (known: service_labels)", key=unknown
+        )
+    labels = raw.get("service_labels", ["service", "job"])
+    if (
+        not isinstance(labels, list)
+        or not labels
+        or not all(isinstance(x, str) and _ID.match(x) for x in labels)
+    ):
+        raise CatalogueError(
+            "[alerts]: service_labels must be a list of label names, like "
+            '["service", "job"]',
+            key="service_labels",
+        )
+    return tuple(labels)
 
 
 def _service(entry: object, number: int) -> Service:

@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
 )
 
 from mimdesk.domain.alert_links import (
-    DEFAULT_LABELS,
     services_for,
     suggested_severity,
     suggested_title,
@@ -145,9 +144,9 @@ def _detected(group: Group, zone: tzinfo) -> str:
 
 
 def _services(group: Group, catalogue: Catalogue) -> str:
-    ids = services_for(group.alerts, catalogue.ids, DEFAULT_LABELS)
+    ids = services_for(group.alerts, catalogue.ids, catalogue.alert_labels)
     if not ids:
-        labels = " or ".join(DEFAULT_LABELS)
+        labels = " or ".join(catalogue.alert_labels)
         return f"none: no alert's {labels} label names a catalogue service"
     names = {s.id: s.name for s in catalogue.services}
     return ", ".join(f"{names.get(i, i)} ({i})" for i in ids)
@@ -228,7 +227,7 @@ class AlertActions(QObject):
                 severity=dialog.chosen_severity,
                 actor=ctx.settings.operator,
                 known_services=ctx.catalogue.ids,
-                label_names=DEFAULT_LABELS,
+                label_names=ctx.catalogue.alert_labels,
             )
             self.console._command(declare, self._on_declared)
 

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mimdesk.domain.alert_links import DEFAULT_LABELS, services_for, suggestion
+from mimdesk.domain.alert_links import services_for, suggestion
 from mimdesk.domain.alerts import AlertRecord, Group, group_ref, summary_of
 from mimdesk.domain.catalogue import Catalogue
 from mimdesk.domain.times import format_clock, format_duration, format_instant
@@ -208,7 +208,7 @@ class AlertsView(QWidget):
         item.setForeground(1, QBrush(QColor(ink_on(colour))))
 
     def _services(self, records: tuple[AlertRecord, ...]) -> str:
-        ids = services_for(records, self.catalogue.ids, DEFAULT_LABELS)
+        ids = services_for(records, self.catalogue.ids, self.catalogue.alert_labels)
         names = _names(self.catalogue, ids)
         return ", ".join(names) if names else "\u2014 (no catalogue service)"
 

@@ -29,9 +29,12 @@ class HealthFeed(QObject):
         self,
         initial: WallState | None = None,
         refresh_now: Callable[[], None] | None = None,
+        alert_labels: tuple[str, ...] = ("service", "job"),
     ) -> None:
         super().__init__()
         self.latest = initial
+        # Which alert labels name a service (the catalogue's [alerts]).
+        self.alert_labels = alert_labels
         self._polled = initial  # as the poller made it, before alerts
         self._alerts: tuple[AlertRecord, ...] = ()
         self._refresh_now = refresh_now
@@ -60,5 +63,9 @@ class HealthFeed(QObject):
         self._show(state)
 
     def _show(self, polled: WallState) -> None:
-        self.latest = with_alerts(polled, self._alerts) if self._alerts else polled
+        self.latest = (
+            with_alerts(polled, self._alerts, self.alert_labels)
+            if self._alerts
+            else polled
+        )
         self.state_changed.emit(self.latest)

@@ -149,3 +149,24 @@ def test_mistakes_that_would_silence_a_tile_are_refused_with_their_line(
     assert catalogue.services == ()
     assert problem.startswith(f"{path}:{line}: ")
     assert words in problem
+
+
+def test_alert_labels_that_name_a_service_are_configurable(tmp_path: Path) -> None:
+    path = tmp_path / "services.toml"
+    path.write_text(
+        '[alerts]\nservice_labels = ["app", "service"]\n[[service]]\nid = "a"\n',
+        encoding="utf-8",
+    )
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[alerts]\nservice_labels = "app"\n', encoding="utf-8")
+
+    catalogue, problem = load_catalogue(path)
+    _, refused = load_catalogue(bad)
+
+    assert problem == ""
+    assert catalogue.alert_labels == ("app", "service")
+    assert load_catalogue(resource("catalogues", "sample.toml"))[0].alert_labels == (
+        "service",
+        "job",
+    )
+    assert refused.startswith(f"{bad}:2: [alerts]: service_labels must be a list")

@@ -225,3 +225,24 @@ def test_the_worst_severity_among_firing_alerts_counts() -> None:
     assert alert_health(records) is Health.CRITICAL
     assert alert_health(records[:1] + records[2:]) is Health.WARNING
     assert alert_health([]) is None
+
+
+def test_the_alert_labels_that_name_a_service_are_the_catalogues() -> None:
+    from datetime import UTC, datetime
+
+    from mimdesk.domain.alerts import FIRING, AlertRecord
+    from mimdesk.domain.catalogue import Catalogue, Metric, Service
+    from mimdesk.domain.wall import SourceState, build_wall, with_alerts
+
+    at = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
+    alert = AlertRecord(
+        "x1", (("alertname", "Down"), ("app", "pay")), FIRING, at, None, at, at
+    )
+    catalogue = Catalogue((Service("pay", "Pay", metrics=(Metric("m", "M", "up"),)),))
+    state = build_wall(catalogue, {}, source=SourceState(), now=at.timestamp())
+
+    default = with_alerts(state, [alert])
+    configured = with_alerts(state, [alert], ("app",))
+
+    assert default.tiles[0].alerts == ()
+    assert configured.tiles[0].alerts == ("Down",)
