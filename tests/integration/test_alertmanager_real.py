@@ -194,8 +194,10 @@ def test_a_truncated_webhook_is_completed_from_the_api(
     finally:
         assert runner.stop()
         poller.close()
-    note = sink.notes()[0]
-    assert (len(note.alerts), note.truncated) == (2, 1)
+    # Alertmanager may flush the group before all three alerts are in it; the
+    # notification that matters is the first one that had to leave one out.
+    cut = [n for n in sink.notes() if n.truncated]
+    assert (len(cut[0].alerts), cut[0].truncated) == (2, 1)
     alerts, scope, key = sink.reconciled[1]
     assert (scope, key, len(alerts)) == (GROUP, GROUP_KEY, 3)
     [group] = store.alert_groups()
