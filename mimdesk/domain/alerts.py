@@ -230,9 +230,12 @@ def merge(
     prints = (alert.fingerprint,) if alert.fingerprint else ()
     if record is None:
         change = Change.FIRED if alert.status == FIRING else Change.RESOLVED
+        # A resolved alert always has an end: when it was seen resolved, if
+        # Alertmanager sent none (else its duration would grow for ever).
+        ended = alert.ends_at or (at if alert.status == RESOLVED else None)
         fresh = AlertRecord(
             alert.identity, alert.labels, alert.status, alert.starts_at,
-            alert.ends_at, at, at, 1, prints, group_key, alert.annotations,
+            ended, at, at, 1, prints, group_key, alert.annotations,
             alert.generator_url,
         )  # fmt: skip
         return fresh, change

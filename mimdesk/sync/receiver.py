@@ -61,7 +61,8 @@ def receiver_token() -> tuple[str | None, str]:
 def no_token_message() -> str:
     return (
         "the alert receiver needs a bearer token and none is stored: run "
-        f"`keyring set mimdesk {SECRET_KEY}` (or set {env_name(SECRET_KEY)}) and "
+        f"`python -m keyring set mimdesk {SECRET_KEY}`, or where there is no "
+        f"keyring set {env_name(SECRET_KEY)} in the environment, and "
         "give Alertmanager the same token in the webhook's http_config "
         "(authorization: credentials)"
     )
@@ -146,6 +147,8 @@ class AlertReceiver:
         except OSError as exc:
             raise ReceiverError(
                 f"cannot listen on {self.listen}:{self.port}: {exc.strerror or exc}"
+                " (another MIMDesk or program may hold the port: close it, or set "
+                "another [receiver] port in settings.toml and in Alertmanager)"
             ) from None
         self._thread = threading.Thread(
             target=self._server.serve_forever,

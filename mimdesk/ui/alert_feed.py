@@ -7,7 +7,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from mimdesk.domain.alerts import Alert, AlertRecord, Group, groups
 from mimdesk.store.alerts import IntakeResult
@@ -64,6 +64,9 @@ class AlertIntake(QObject):
             self.delivery_processed.emit(result)
 
 
+RELOAD_COALESCE_MS = 500
+
+
 class AlertFeed(QObject):
     """The alert records and their incident links, re-read through `bridge`
     whenever the store changes (the bridge's owner polls it) or a delivery was
@@ -91,6 +94,12 @@ class AlertFeed(QObject):
         # the truncated count with the group in the store would show it everywhere.
         self.notices: dict[str, tuple[str, ...]] = {}
         bridge.changed.connect(self.reload)
+        # A flood of deliveries is read back once per interval, not once each:
+        # every re-read is on the GUI thread.
+        self._pending = QTimer(self)
+        self._pending.setSingleShot(True)
+        self._pending.setInterval(RELOAD_COALESCE_MS)
+        self._pending.timeout.connect(self.reload)
         if intake is not None:
             intake.delivery_processed.connect(self._on_intake_delivery_processed)
         self.reload()
@@ -122,4 +131,5 @@ class AlertFeed(QObject):
             self.notices[result.group_key] = result.notices
         for error in result.errors:
             log.warning("alert delivery #%s: %s", result.delivery_id, error)
-        self.reload()
+        if not self._pending.isActive():
+            self._pending.start()

@@ -102,3 +102,25 @@ def test_demo_and_read_only_stores_take_no_outside_alerts(
     assert run.receiver is None
     assert run.thread is None
     assert (run.intake is None) is (not demo)
+
+
+def test_a_flood_of_deliveries_is_read_back_once_not_once_each(
+    store: Store, qtbot, monkeypatch
+) -> None:
+    from mimdesk.store.alerts import IntakeResult
+    from mimdesk.ui.alert_feed import AlertFeed, AlertIntake
+    from mimdesk.ui.bridge import StoreBridge
+
+    intake = AlertIntake(store)
+    feed = AlertFeed(store, StoreBridge(store), intake=intake)
+    reads: list[int] = []
+    real = store.alert_records
+    monkeypatch.setattr(store, "alert_records", lambda: reads.append(1) or real())
+
+    for number in range(200):
+        intake.delivery_processed.emit(IntakeResult(delivery_id=number))
+    qtbot.waitUntil(lambda: len(reads) >= 1, timeout=3000)
+    qtbot.wait(700)
+
+    assert len(reads) == 1
+    assert feed.records == real()

@@ -252,3 +252,25 @@ def test_alerts_a_complete_answer_lacks_have_resolved() -> None:
     assert change is Change.RESOLVED
     assert gone.records[identity].ends_at == later
     assert sum(r.firing for r in gone.records.values()) == 1
+
+
+def test_a_resolved_alert_without_an_end_ends_when_seen_resolved() -> None:
+    from datetime import UTC, datetime
+
+    from mimdesk.domain.alerts import RESOLVED, merge, parse_alert
+
+    alert = parse_alert(
+        {
+            "status": "resolved",
+            "labels": {"alertname": "Gone"},
+            "startsAt": "2026-12-03T10:00:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+        }
+    )
+    seen = datetime(2026, 12, 3, 10, 30, tzinfo=UTC)
+
+    record, _ = merge(None, alert, "g", seen)
+
+    assert record.status == RESOLVED
+    assert record.ends_at == seen
+    assert record.duration(datetime(2026, 12, 4, tzinfo=UTC)) == 1800
