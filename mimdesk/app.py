@@ -186,12 +186,14 @@ def start_alerts(
         log.info("DEMO: the alert receiver and poller stay off")
         return run
     client = open_alertmanager(settings)
-    # FIXME(alerts): the poller's link state (unreachable, auth refused) is only
-    # logged; an on_state feeding the console's status bar would show it.
     if client is not None:
         run.poller = AlertPoller(client, run.intake)
         interval = settings.alertmanager.poll_seconds
-        run.thread = AlertPollerThread(run.poller, interval_s=interval)
+        run.thread = AlertPollerThread(
+            run.poller,
+            on_state=run.intake.publish_poller_state,
+            interval_s=interval,
+        )
         run.thread.start()
     receiver = open_receiver(settings.receiver, run.intake)
     if receiver is None:

@@ -10,6 +10,7 @@ from datetime import datetime
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from mimdesk.domain.alerts import Alert, AlertRecord, Group, groups
+from mimdesk.domain.wall import SourceState
 from mimdesk.store.alerts import IntakeResult
 from mimdesk.store.store import Store
 from mimdesk.ui.bridge import StoreBridge
@@ -25,10 +26,16 @@ class AlertIntake(QObject):
     Never call it on the GUI thread."""
 
     delivery_processed = Signal(object)
+    # The Alertmanager poller's SourceState (connected, unreachable...), queued.
+    poller_state_changed = Signal(object)
 
     def __init__(self, store: Store, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.store = store
+
+    def publish_poller_state(self, state: SourceState) -> None:
+        """The poller thread's `on_state`: hand its state to the GUI."""
+        self.poller_state_changed.emit(state)
 
     def receive_alerts(
         self, body: str, *, source: str, received_at: datetime

@@ -37,7 +37,7 @@ from mimdesk.domain.roster import RolePolicy, Roster
 from mimdesk.domain.severity import LEVELS
 from mimdesk.domain.targets import DEFAULT_POLICY, TargetPolicy
 from mimdesk.domain.times import format_clock
-from mimdesk.domain.wall import WallState
+from mimdesk.domain.wall import SourceState, WallState
 from mimdesk.report import clock_json
 from mimdesk.settings import Settings, resolve_zone
 from mimdesk.store import backup
@@ -60,6 +60,7 @@ from mimdesk.ui.reminders import ReminderNotifier
 from mimdesk.ui.roster_panel import RosterPanel
 from mimdesk.ui.theme import THEMES, Theme, apply_theme
 from mimdesk.ui.timeline import Timeline
+from mimdesk.ui.wall_corner import link_words
 
 if TYPE_CHECKING:
     from mimdesk.ui.health_view import HealthView
@@ -334,7 +335,14 @@ class ConsoleWindow(ClockCommands, QMainWindow):
             feed.state_changed.connect(self._on_health_state_changed)
             self.connection_label.setText(monitoring_words(feed.latest))
         bar.addPermanentWidget(self.health_button)
+        # Shown once an Alertmanager poller reports; says when it cannot reach it.
+        self.alerts_label = QLabel()
+        self.alerts_label.setObjectName("AlertmanagerState")
+        self.alerts_label.hide()
+        if self.ctx.alerts is not None:
+            self.ctx.alerts.poller_state_changed.connect(self._on_alerts_poller_state)
         for widget in (
+            self.alerts_label,
             self.store_label,
             self.connection_label,
             self.zone_label,
@@ -763,6 +771,15 @@ class ConsoleWindow(ClockCommands, QMainWindow):
 
     def _on_health_button_clicked(self) -> None:
         self.toggle_health()
+
+    def _on_alerts_poller_state(self, state: SourceState) -> None:
+        words, _ = link_words(state)
+        text = f"Alertmanager: {words}"
+        if state.message and words != "CONNECTED":
+            text += f" \u2014 {state.message}"
+        self.alerts_label.setText(text)
+        self.alerts_label.setToolTip(f"{state.name}: {state.message or words}")
+        self.alerts_label.show()
 
     def _on_health_state_changed(self, state: WallState) -> None:
         self.health_button.setText(summary(state))

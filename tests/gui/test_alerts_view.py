@@ -231,3 +231,29 @@ def test_an_empty_store_says_how_alerts_arrive(console, qtbot) -> None:
 
     assert console.alerts_view.empty.isVisible()
     assert "mimdesk alerts ingest" in console.alerts_view.empty.text()
+
+
+def test_the_status_bar_says_when_alertmanager_cannot_be_reached(
+    make_console, qtbot, store
+) -> None:
+    import threading
+
+    from mimdesk.domain.wall import Link, SourceState
+    from mimdesk.ui.alert_feed import AlertIntake
+
+    intake = AlertIntake(store)
+    window = make_console(alerts=intake)
+    assert not window.alerts_label.isVisible()
+    down = SourceState(
+        "http://am:9093", Link.UNREACHABLE, message="cannot reach Alertmanager"
+    )
+
+    with qtbot.waitSignal(intake.poller_state_changed):
+        worker = threading.Thread(target=intake.publish_poller_state, args=(down,))
+        worker.start()
+        worker.join()
+
+    assert window.alerts_label.isVisible()
+    assert window.alerts_label.text() == (
+        "Alertmanager: UNREACHABLE \u2014 cannot reach Alertmanager"
+    )
