@@ -326,6 +326,17 @@ def links(conn: sqlite3.Connection) -> dict[str, str]:
     return {str(key): str(incident_id) for key, incident_id in rows}
 
 
+def open_links(conn: sqlite3.Connection) -> dict[str, str]:
+    """Group key -> the open incident the group follows. A group whose incident
+    was closed follows nothing: if it fires again, a new incident is the advice."""
+    rows = conn.execute(
+        "SELECT a.group_key, max(a.incident_id) FROM alerts a"
+        " JOIN incidents i ON i.id = a.incident_id"
+        " WHERE i.is_open = 1 AND a.group_key != '' GROUP BY a.group_key"
+    )
+    return {str(key): str(incident_id) for key, incident_id in rows}
+
+
 def link(
     conn: sqlite3.Connection,
     identities: Iterable[str],

@@ -499,8 +499,9 @@ class Store:
         return groups(self.alert_records())
 
     def alert_links(self) -> dict[str, str]:
-        """Group key -> the incident the group is attached to."""
-        return self._alert_read(alert_store.links, {})
+        """Group key -> the open incident the group follows (closed ones drop out,
+        so a group that fires again is advised as a new incident)."""
+        return self._alert_read(alert_store.open_links, {})
 
     def alert_spool(self) -> dict[str, int]:
         """Spooled deliveries by state: done, pending, rejected."""

@@ -315,6 +315,23 @@ def test_a_closed_incident_is_not_written_to_by_alerts(
     assert declare(store, C36_KEY) != incident_id  # a new one may be declared
 
 
+def test_a_group_whose_incident_closed_follows_nothing(
+    store: Store, clock: Clock, load_case: Case
+) -> None:
+    from mimdesk.domain.alert_links import suggestion
+
+    first = load_case("C36")["deliveries"][0]
+    deliver(store, clock, first)
+    incident_id = declare(store, C36_KEY)
+    following = store.alert_links()
+    store.change_status(incident_id, Status.CLOSED, actor="dana").result()
+
+    [group] = store.alert_groups()
+    assert following == {C36_KEY: incident_id}
+    assert store.alert_links() == {}
+    assert suggestion(group, store.alert_links().get(group.key)) == "declare"
+
+
 def test_an_unknown_group_or_alert_says_where_to_look(store: Store) -> None:
     with pytest.raises(DomainError, match="`mimdesk alerts list` shows"):
         declare(store, "nope")
