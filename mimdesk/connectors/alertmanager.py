@@ -23,7 +23,7 @@ from mimdesk.connectors.errors import (
     Unreachable,
     reason,
 )
-from mimdesk.connectors.prometheus import Auth
+from mimdesk.connectors.http import Auth, json_session
 from mimdesk.domain.alerts import Alert, parse_alert
 from mimdesk.domain.errors import DomainError
 
@@ -69,14 +69,9 @@ class AlertmanagerClient:
         self.timeout = timeout
         self._sleep = sleep
         self._backoff = backoff
-        self._session = requests.Session()
-        self._session.headers["Accept"] = "application/json"
-        # Per request: a session setting loses to REQUESTS_CA_BUNDLE.
+        self._session = json_session(auth)
+        # Passed with every request (see json_session).
         self._verify: str | bool = ca_file or True
-        if auth and auth.token:
-            self._session.headers["Authorization"] = f"Bearer {auth.token}"
-        elif auth and auth.username:
-            self._session.auth = (auth.username, auth.password or "")
 
     def close(self) -> None:
         self._session.close()

@@ -26,6 +26,7 @@ from mimdesk.connectors.errors import (
     Unreachable,
     reason,
 )
+from mimdesk.connectors.http import Auth, json_session
 from mimdesk.domain.errors import DomainError
 from mimdesk.domain.series import Series, Step, choose_step, labels_key, parse_value
 
@@ -64,15 +65,6 @@ class QueryResult:
         return not self.series and self.text is None
 
 
-@dataclass(frozen=True)
-class Auth:
-    """How to authenticate: a bearer token, or a user name and password."""
-
-    token: str | None = None
-    username: str | None = None
-    password: str | None = None
-
-
 class PrometheusClient:
     """One Prometheus server. Thread-safe for sequential use by one worker."""
 
@@ -90,15 +82,9 @@ class PrometheusClient:
         self.timeout = timeout
         self._sleep = sleep
         self._backoff = backoff
-        self._session = requests.Session()
-        self._session.headers["Accept"] = "application/json"
-        # Passed with every request: a session-level setting loses to
-        # REQUESTS_CA_BUNDLE in the environment (psf/requests#3829).
+        self._session = json_session(auth)
+        # Passed with every request (see json_session).
         self._verify: str | bool = ca_file or True
-        if auth and auth.token:
-            self._session.headers["Authorization"] = f"Bearer {auth.token}"
-        elif auth and auth.username:
-            self._session.auth = (auth.username, auth.password or "")
 
     def close(self) -> None:
         self._session.close()

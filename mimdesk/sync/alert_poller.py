@@ -20,13 +20,14 @@ from typing import Protocol
 
 from mimdesk.connectors.alertmanager import AlertmanagerClient, matcher
 from mimdesk.connectors.errors import AuthFailed, ConnectorError, Unreachable
-from mimdesk.connectors.prometheus import Auth
+from mimdesk.connectors.http import Auth
 from mimdesk.domain.alerts import Alert
 from mimdesk.domain.wall import Link, SourceState
 from mimdesk.secrets import env_name, get_secret
 from mimdesk.settings import AlertmanagerSettings, Settings
 from mimdesk.sync.alert_sink import AlertSink
 from mimdesk.sync.sources import source_name_of_url
+from mimdesk.sync.worker import join_worker
 
 log = logging.getLogger(__name__)
 
@@ -201,13 +202,7 @@ class AlertPollerThread:
         """Stop after the fetch in progress; True if the thread has ended."""
         self._stopping.set()
         self._wake.set()
-        if self._thread is None:
-            return True
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            log.error("alert poller did not stop within %.0f s", timeout)
-            return False
-        return True
+        return join_worker(self._thread, timeout, "alert poller")
 
     def _run(self) -> None:
         next_poll = time.monotonic()

@@ -32,6 +32,7 @@ from mimdesk.settings import Settings
 from mimdesk.store.metrics import CACHE_FILE, MetricCache
 from mimdesk.sync.catalogue_watch import CatalogueWatch
 from mimdesk.sync.sources import Source, choose_source, is_demo, source_name
+from mimdesk.sync.worker import join_worker
 
 log = logging.getLogger(__name__)
 
@@ -452,13 +453,7 @@ class PollerThread:
         """Stop after the refresh in progress; True if the thread has ended."""
         self._stopping.set()
         self._wake.set()
-        if self._thread is None:
-            return True
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            log.error("health poller did not stop within %.0f s", timeout)
-            return False
-        return True
+        return join_worker(self._thread, timeout, "health poller")
 
     def _run(self) -> None:
         while not self._stopping.is_set():

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from mimdesk.connectors.errors import Permanent
-from mimdesk.connectors.prometheus import Auth, PrometheusClient, QueryResult
+from mimdesk.connectors.http import Auth
+from mimdesk.connectors.prometheus import PrometheusClient, QueryResult
 from mimdesk.secrets import env_name, get_secret
 from mimdesk.settings import (
     URL_RULE,
