@@ -48,3 +48,32 @@ def set_secret(key: str, value: str) -> str:
     except keyring.errors.KeyringError as exc:
         log.warning("cannot store a secret in the keyring: %s", exc)
         return f"no system keyring: secret not stored (set {env_name(key)} instead)"
+
+
+NO_KEYRING = "no system keyring - secrets not persisted"
+
+
+def keyring_problem() -> str:
+    """The banner to show when no keyring can keep secrets on this machine
+    (a kiosk with no desktop session); empty when one can."""
+    try:
+        backend = keyring.get_keyring()
+    except Exception as exc:  # noqa: BLE001 - a broken backend must not stop the app
+        log.warning("the keyring backend could not be loaded: %s", exc)
+        return NO_KEYRING
+    module = type(backend).__module__
+    if module.startswith(("keyring.backends.fail", "keyring.backends.null")):
+        return NO_KEYRING
+    return ""
+
+
+def delete_secret(key: str) -> str:
+    """Remove a stored secret; returns a problem to show, or empty on success."""
+    try:
+        keyring.delete_password(SERVICE, key)
+        return ""
+    except keyring.errors.PasswordDeleteError:
+        return f"no secret is stored under {key!r}"
+    except keyring.errors.KeyringError as exc:
+        log.warning("cannot delete a secret from the keyring: %s", exc)
+        return f"no system keyring: nothing to delete ({type(exc).__name__})"

@@ -11,8 +11,8 @@ import getpass
 import logging
 import os
 import tomllib
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,24 @@ class ReceiverSettings:
 
 
 @dataclass(frozen=True)
+class ChatSettings:
+    """`[matrix]`, `[slack]`, `[teams]` and `[chat]`: where incident channels
+    live. Tokens, passwords and webhook URLs (which are credentials too) are
+    kept in the keyring under "matrix.token" or "matrix.password",
+    "slack.token", "slack.webhook" and "teams.webhook", never here."""
+
+    matrix_url: str = ""
+    matrix_user: str = ""
+    matrix_ca_file: Path | None = None
+    slack_api_url: str = ""
+    slack_ca_file: Path | None = None
+    slack_history_seconds: float = 60.0
+    teams_ca_file: Path | None = None
+    # Platforms an incident's channel is opened on by default, in order.
+    platforms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Settings:
     """What the operator can set in settings.toml."""
 
@@ -97,6 +115,7 @@ class Settings:
     prometheus: PrometheusSettings = field(default_factory=PrometheusSettings)
     alertmanager: AlertmanagerSettings = field(default_factory=AlertmanagerSettings)
     receiver: ReceiverSettings = field(default_factory=ReceiverSettings)
+    chat: ChatSettings = field(default_factory=ChatSettings)
     # The screen `mimdesk wall` fills, by name (`xrandr` lists them: "HDMI-1").
     wall_screen: str | None = None
 
@@ -198,6 +217,9 @@ def _settings_from(data: dict[str, Any], path: Path) -> Loaded:
     receiver = data.pop("receiver", None)
     if receiver is not None:
         values["receiver"] = _receiver(receiver, path, problems)
+    chat = _chat(data, path, problems)
+    if chat is not None:
+        values["chat"] = chat
     problems += [f"{path}: unknown setting {key!r} ignored" for key in data]
     for text in problems:
         log.warning("%s", text)
@@ -348,6 +370,98 @@ def _receiver(raw: object, path: Path, problems: list[str]) -> ReceiverSettings:
             problems.append(f"{path}: receiver.{key} must be {wanted}, not {value!r}")
     problems += [f"{path}: unknown setting receiver.{key} ignored" for key in raw]
     return ReceiverSettings(**values)
+
+
+CHAT_PLATFORMS = ("matrix", "slack", "teams")
+_CHAT_KEYS: dict[str, tuple[str, ...]] = {
+    "matrix": ("url", "user", "ca_file"),
+    "slack": ("api_url", "ca_file", "history_seconds"),
+    "teams": ("ca_file",),
+    "chat": ("platforms",),
+}
+
+
+def _chat(data: dict[str, Any], path: Path, problems: list[str]) -> ChatSettings | None:
+    """The chat tables, taken out of `data`; None when there are none."""
+    tables = {name: data.pop(name) for name in _CHAT_KEYS if name in data}
+    if not tables:
+        return None
+    values: dict[str, Any] = {}
+    for name, raw in tables.items():
+        if not isinstance(raw, dict):
+            problems.append(f"{path}: {name} must be a table like [{name}]")
+            continue
+        for key, value in raw.items():
+            if key not in _CHAT_KEYS[name]:
+                problems.append(f"{path}: unknown setting {name}.{key} ignored")
+                continue
+            _chat_value(name, key, value, path, values, problems)
+    return ChatSettings(**values)
+
+
+def _chat_value(
+    name: str,
+    key: str,
+    value: object,
+    path: Path,
+    values: dict[str, Any],
+    problems: list[str],
+) -> None:
+    where = f"{path}: {name}.{key}"
+    if key == "platforms":
+        if isinstance(value, list) and all(v in CHAT_PLATFORMS for v in value):
+            values["platforms"] = tuple(dict.fromkeys(value))
+        else:
+            problems.append(
+                f"{where} must be a list of {', '.join(CHAT_PLATFORMS)}, not {value!r}"
+            )
+    elif key == "history_seconds":
+        if _number(value) and 1 <= value <= 3600:  # type: ignore[operator]
+            values["slack_history_seconds"] = float(value)  # type: ignore[arg-type]
+        else:
+            problems.append(f"{where} must be 1 to 3600 seconds, not {value!r}")
+    elif not isinstance(value, str) or not value.strip():
+        problems.append(f"{where} must be text, not {value!r}")
+    elif key == "ca_file":
+        values[f"{name}_ca_file"] = (path.parent / Path(value).expanduser()).resolve()
+    elif key in ("url", "api_url") and url_problem(value.strip()):
+        problems.append(f"{where} {URL_RULE}, not {without_credentials(value)!r}")
+    else:
+        values[f"{name}_{key}"] = value.strip()
+
+
+def chat_from_environment(
+    chat: ChatSettings, environ: Mapping[str, str] | None = None
+) -> tuple[ChatSettings, tuple[str, ...]]:
+    """The chat settings with MIMDESK_MATRIX_URL, MIMDESK_MATRIX_USER,
+    MIMDESK_SLACK_API_URL and MIMDESK_CHAT_PLATFORMS applied (kiosks, scripts)."""
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    for var, key in (
+        ("MIMDESK_MATRIX_URL", "matrix_url"),
+        ("MIMDESK_SLACK_API_URL", "slack_api_url"),
+    ):
+        text = env.get(var, "").strip()
+        if text and url_problem(text):
+            problems.append(f"{var} {URL_RULE}, not {without_credentials(text)!r}")
+        elif text:
+            values[key] = text
+    user = env.get("MIMDESK_MATRIX_USER", "").strip()
+    if user:
+        values["matrix_user"] = user
+    listed = env.get("MIMDESK_CHAT_PLATFORMS", "").strip()
+    if listed:
+        chosen = [p.strip().lower() for p in listed.split(",") if p.strip()]
+        unknown = [p for p in chosen if p not in CHAT_PLATFORMS]
+        if unknown:
+            problems.append(
+                f"MIMDESK_CHAT_PLATFORMS: unknown platform {unknown[0]!r} "
+                f"(use {', '.join(CHAT_PLATFORMS)})"
+            )
+        else:
+            values["platforms"] = tuple(dict.fromkeys(chosen))
+    return replace(chat, **values), tuple(problems)
 
 
 def _whole(value: object) -> bool:

@@ -95,7 +95,64 @@ def _v2(conn: sqlite3.Connection) -> None:
     db.table("alerts").create_index(["incident_id"])
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2)
+def _v3(conn: sqlite3.Connection) -> None:
+    """Chat: the outbox, its attempts, the incidents' channels, read positions."""
+    db = wrap(conn)
+    db.table("outbox").create(
+        {
+            "id": int,
+            "created_at": str,
+            "incident_id": str,
+            "platform": str,
+            "kind": str,
+            "payload": str,
+            "txn_id": str,
+            "state": str,
+            "attempts": int,
+            "next_attempt_at": str,
+            "last_error": str,
+            "remote_id": str,
+            "delivered_at": str,
+            "event_id": str,
+        },
+        pk="id",
+        not_null={
+            "created_at", "incident_id", "platform", "kind", "payload", "txn_id",
+            "state", "attempts", "last_error", "remote_id", "event_id",
+        },
+        defaults={"attempts": 0, "last_error": "", "remote_id": ""},
+    )  # fmt: skip
+    db.table("outbox").create_index(["txn_id"], unique=True)
+    conn.execute(
+        "CREATE INDEX outbox_open ON outbox (id)"
+        " WHERE state NOT IN ('delivered', 'cancelled')"
+    )
+    db.table("outbox_attempts").create(
+        {"id": int, "outbox_id": int, "at": str, "outcome": str, "detail": str},
+        pk="id",
+        not_null={"outbox_id", "at", "outcome", "detail"},
+        foreign_keys=[("outbox_id", "outbox", "id")],
+    )
+    db.table("outbox_attempts").create_index(["outbox_id"])
+    db.table("chat_channels").create(
+        {"incident_id": str, "platform": str, "channel": str, "opened_at": str},
+        pk=("incident_id", "platform"),
+        not_null={"channel", "opened_at"},
+    )
+    db.table("chat_channels").create_index(["platform", "channel"], unique=True)
+    db.table("chat_positions").create(
+        {"platform": str, "position": str, "saved_at": str},
+        pk="platform",
+        not_null={"position", "saved_at"},
+    )
+    db.table("chat_seen").create(
+        {"platform": str, "remote_id": str, "incident_id": str, "event_id": str},
+        pk=("platform", "remote_id"),
+        not_null={"incident_id"},
+    )
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3)
 LATEST = len(MIGRATIONS)
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from mimdesk.domain import alert_links
+from mimdesk.domain import chat as chat_model
+from mimdesk.domain import events as ev
 from mimdesk.domain import incident as model
 from mimdesk.domain import roster as roster_model
 from mimdesk.domain.alerts import Alert, AlertRecord, Group, groups
@@ -21,16 +23,20 @@ from mimdesk.domain.errors import DomainError
 from mimdesk.domain.events import JournalEvent, NewEvent
 from mimdesk.domain.incident import Incident
 from mimdesk.domain.lifecycle import Status
+from mimdesk.domain.outbox import Item, Kind, Outcome, Waiting, waiting
 from mimdesk.domain.roster import Roster
 from mimdesk.domain.times import utc_iso
 from mimdesk.store import alerts as alert_store
 from mimdesk.store import backup, journal, schema
+from mimdesk.store import outbox as outbox_store
 from mimdesk.store.alerts import IntakeResult
 from mimdesk.store.db import StoreError, StoreReadOnly, connect, quick_check
 from mimdesk.store.lock import StoreLock
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# A roster change decided against the roster as it stands when it is written.
+RosterMove = Callable[[Roster, datetime], NewEvent]
 
 
 def utc_now() -> datetime:
@@ -91,6 +97,9 @@ class Store:
         self._writer = None
         self._states = journal.StateCache()  # touched by the writer thread only
         self._lock = StoreLock(path)
+        # Person id -> {platform: user id}: who gets a chat invite when asked
+        # to join the bridge of an incident whose channel is open.
+        self.chat_handles: Callable[[str], Mapping[str, str]] | None = None
         if not self.read_only:
             from mimdesk.store.writer import Writer
 
@@ -154,6 +163,20 @@ class Store:
         except sqlite3.DatabaseError:
             return None
         return str(row[0]) if row else None
+
+    def meta(self, key: str) -> str | None:
+        """A small setting the store keeps for this seat (e.g. a device id)."""
+        return self._meta(key)
+
+    def set_meta(self, key: str, value: str) -> Future[None]:
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key)"
+                " DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+        return self.submit(job)
 
     # --- writing --------------------------------------------------------------
 
@@ -253,7 +276,7 @@ class Store:
                 events = journal.iter_events(conn, state.id)
                 return [decide(roster_model.of_timeline(events), now)]
 
-            return journal.run_command(
+            written = journal.run_command(
                 conn,
                 incident_id,
                 with_roster,
@@ -261,6 +284,8 @@ class Store:
                 recorded_at=now,
                 cache=self._states,
             )
+            self._invite_requested(conn, written)
+            return written
 
         return self.submit(job)
 
@@ -332,6 +357,250 @@ class Store:
         if self.read_only or not backup.backup_due(self.backups, self._clock()):
             return None
         return self.backup_now()
+
+    def _invite_requested(
+        self, conn: sqlite3.Connection, written: Sequence[JournalEvent]
+    ) -> None:
+        """Someone asked to join a bridge whose chat channel exists is invited."""
+        handles = self.chat_handles
+        for event in written:
+            if event.kind != ev.ROSTER_REQUESTED or handles is None:
+                continue
+            person = str(event.payload["person"])
+            known = handles(person)
+            for platform in outbox_store.requested_platforms(conn, event.incident_id):
+                user = chat_model.chat_handle(known, platform)
+                if user:
+                    outbox_store.enqueue(
+                        conn, incident_id=event.incident_id, platform=platform,
+                        kind=Kind.INVITE,
+                        payload={"person": person, "user": user},
+                        event_id=event.id, seat=self.seat, now=event.recorded_at,
+                    )  # fmt: skip
+
+    # --- chat and the outbox ----------------------------------------------------
+
+    def _chat_command(
+        self,
+        incident_id: str,
+        decide: Callable[[sqlite3.Connection, Incident, datetime], Sequence[NewEvent]],
+    ) -> Future[list[JournalEvent]]:
+        """A command whose events cause messages: events and outbox rows are
+        written in one transaction, so neither exists without the other."""
+
+        def job(conn: sqlite3.Connection) -> list[JournalEvent]:
+            now = self._clock()
+            written = journal.run_command(
+                conn,
+                incident_id,
+                lambda state: decide(conn, state, now),
+                seat=self.seat,
+                recorded_at=now,
+                cache=self._states,
+            )
+            outbox_store.rows_for(conn, written, seat=self.seat)
+            return written
+
+        return self.submit(job)
+
+    def open_chat(
+        self,
+        incident_id: str,
+        platforms: Sequence[str],
+        *,
+        actor: str,
+        invites: Mapping[str, Sequence[chat_model.Invite]] | None = None,
+    ) -> Future[list[JournalEvent]]:
+        """Open the incident's channel on each platform and invite responders."""
+
+        def decide(
+            conn: sqlite3.Connection, state: Incident, now: datetime
+        ) -> list[NewEvent]:
+            already = outbox_store.requested_platforms(conn, state.id)
+            return [
+                chat_model.open_channel(
+                    state, platforms, invites or {}, now=now, actor=actor,
+                    already=already,
+                )
+            ]  # fmt: skip
+
+        return self._chat_command(incident_id, decide)
+
+    def post_chat(
+        self, incident_id: str, text: str, platforms: Sequence[str], *, actor: str
+    ) -> Future[list[JournalEvent]]:
+        """Queue a message for the incident's channels (delivered in order)."""
+        return self._chat_command(
+            incident_id,
+            lambda _conn, state, now: [
+                chat_model.post(state, text, platforms, now=now, actor=actor)
+            ],
+        )
+
+    def pin_chat(
+        self, incident_id: str, event_id: str, *, actor: str, unpin: bool = False
+    ) -> Future[list[JournalEvent]]:
+        """Pin (or unpin) a chat message as a key timeline entry."""
+
+        def decide(
+            conn: sqlite3.Connection, state: Incident, now: datetime
+        ) -> list[NewEvent]:
+            target = next(
+                (
+                    e
+                    for e in journal.iter_events(conn, state.id)
+                    if e.id == event_id or e.id.startswith(event_id)
+                ),
+                None,
+            )
+            if target is None:
+                raise DomainError(f"no event {event_id} in {state.id}")
+            return [chat_model.pin(state, target, now=now, actor=actor, unpin=unpin)]
+
+        return self._chat_command(incident_id, decide)
+
+    def outbox_items(self, *, include_done: bool = False) -> list[Item]:
+        return self._alert_read(
+            lambda conn: outbox_store.items(conn, include_done=include_done), []
+        )
+
+    def outbox_open(self) -> list[Item]:
+        return self._alert_read(outbox_store.open_items, [])
+
+    def outbox_item(self, item_id: int) -> Item:
+        return outbox_store.get(self._reader(), item_id)
+
+    def outbox_attempts(self, item_id: int) -> list[tuple[str, str, str]]:
+        return outbox_store.attempts(self._reader(), item_id)
+
+    def outbox_waiting(self) -> Waiting:
+        return waiting(self.outbox_open())
+
+    def _outbox_decision(self, item_id: int, action: str, actor: str) -> Future[Item]:
+        """Retry or cancel a row, and say so in its incident's timeline."""
+
+        def job(conn: sqlite3.Connection) -> Item:
+            now = self._clock()
+            change = outbox_store.retry if action == "retried" else outbox_store.cancel
+            item = change(conn, item_id, now=now)
+            draft = NewEvent(
+                ev.OUTBOX_CHANGED,
+                {"item": item.id, "action": action, "what": item.describe(),
+                 "platform": item.platform},
+                now,
+                actor,
+            )  # fmt: skip
+            journal.append(
+                conn, item.incident_id, [draft], seat=self.seat, recorded_at=now,
+                cache=self._states,
+            )  # fmt: skip
+            return item
+
+        return self.submit(job)
+
+    def outbox_retry(self, item_id: int, *, actor: str) -> Future[Item]:
+        return self._outbox_decision(item_id, "retried", actor)
+
+    def outbox_cancel(self, item_id: int, *, actor: str) -> Future[Item]:
+        return self._outbox_decision(item_id, "cancelled", actor)
+
+    def outbox_record(
+        self,
+        item_id: int,
+        outcome: Outcome,
+        *,
+        detail: str = "",
+        remote_id: str = "",
+        hint: float | None = None,
+        channel: str | None = None,
+    ) -> Future[Item]:
+        """What an attempt gave (the sender); a created channel is saved with it."""
+
+        def job(conn: sqlite3.Connection) -> Item:
+            now = self._clock()
+            item = outbox_store.get(conn, item_id)
+            if channel is not None and outcome is Outcome.DELIVERED:
+                outbox_store.save_channel(
+                    conn, item.incident_id, item.platform, channel, now=now
+                )
+            return outbox_store.record(
+                conn, item_id, outcome, now=now, detail=detail,
+                remote_id=remote_id, hint=hint,
+            )  # fmt: skip
+
+        return self.submit(job)
+
+    def outbox_wake(self, platform: str | None = None) -> Future[int]:
+        return self.submit(lambda conn: outbox_store.wake_all(conn, platform))
+
+    def chat_channel(self, incident_id: str, platform: str) -> str | None:
+        return outbox_store.channel(
+            self._reader(), journal.normalise_id(incident_id), platform
+        )
+
+    def chat_channels(self, platform: str) -> dict[str, str]:
+        """Channel id -> incident id on one platform."""
+        return self._alert_read(lambda conn: outbox_store.channels(conn, platform), {})
+
+    def chat_position(self, platform: str) -> str | None:
+        return self._alert_read(
+            lambda conn: outbox_store.position(conn, platform), None
+        )
+
+    def store_chat(
+        self,
+        platform: str,
+        drafts: Sequence[tuple[str, str, NewEvent | RosterMove]],
+        position: str | None,
+    ) -> Future[int]:
+        """Record what a read returned and then its position, in one transaction:
+        the position never moves past something not stored. `drafts` are
+        (incident id, remote id, event); ones seen before are skipped. Gives
+        how many were new."""
+
+        def job(conn: sqlite3.Connection) -> int:
+            now = self._clock()
+            ours = outbox_store.delivered_remote_ids(conn, platform)
+            new = 0
+            for incident_id, remote_id, draft in drafts:
+                if remote_id in ours or outbox_store.seen(conn, platform, remote_id):
+                    continue
+                event = self._chat_draft(conn, incident_id, draft, now)
+                event_id = None
+                if event is not None:
+                    written = journal.append(
+                        conn, incident_id, [event], seat=self.seat,
+                        recorded_at=now, cache=self._states,
+                    )  # fmt: skip
+                    event_id = written[0].id
+                    new += 1
+                outbox_store.mark_seen(conn, platform, remote_id, incident_id, event_id)
+            if position is not None:
+                outbox_store.save_position(conn, platform, position, now=now)
+            return new
+
+        return self.submit(job)
+
+    def _chat_draft(
+        self,
+        conn: sqlite3.Connection,
+        incident_id: str,
+        draft: NewEvent | RosterMove,
+        now: datetime,
+    ) -> NewEvent | None:
+        """The event to record; a roster move that no longer fits (already on
+        the bridge, incident closed) records nothing."""
+        if isinstance(draft, NewEvent):
+            return draft
+        state = self._states.load(conn, incident_id)
+        if state is None or not state.is_open:
+            return None
+        roster = roster_model.of_timeline(journal.iter_events(conn, incident_id))
+        try:
+            return draft(roster, now)
+        except DomainError as exc:
+            log.info("chat membership not applied to %s: %s", incident_id, exc)
+            return None
 
     # --- alerts ---------------------------------------------------------------
 

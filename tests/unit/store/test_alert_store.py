@@ -163,7 +163,7 @@ def test_a_version_1_store_is_upgraded_keeping_its_incidents(
 
     upgraded = Store.open(store_path, clock=clock)
     try:
-        assert rows(store_path, "PRAGMA user_version") == [(2,)]
+        assert rows(store_path, "PRAGMA user_version") == [(schema.LATEST,)]
         assert upgraded.incident(incident_id).title == "Older incident"
         assert upgraded.verify() == []
         assert upgraded.alert_records() == []
