@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import tzlocal
 
 from mimdesk.domain.errors import TimeInputError
 from mimdesk.domain.times import parse_instant
-from mimdesk.settings import resolve_zone
+from mimdesk.settings import load_settings, resolve_zone
 
 
 @pytest.fixture
@@ -120,3 +121,43 @@ def test_a_readable_ca_file_is_no_problem(tmp_path) -> None:
 
     assert loaded.problems == ()
     assert loaded.settings.prometheus.ca_file == tmp_path / "ca.pem"
+
+
+def test_chat_settings_are_read_and_checked(tmp_path: Path) -> None:
+    from mimdesk.settings import ChatSettings, chat_from_environment
+
+    path = tmp_path / "settings.toml"
+    path.write_text(
+        '[matrix]\nurl = "https://matrix.example.org"\nuser = "@mimdesk:example.org"\n'
+        "[slack]\nhistory_seconds = 0\ntoken = 'xoxb-not-here'\n"
+        '[chat]\nplatforms = ["matrix", "irc"]\n',
+        encoding="utf-8",
+    )
+    loaded = load_settings(path)
+    chat = loaded.settings.chat
+    assert chat.matrix_url == "https://matrix.example.org"
+    assert chat.matrix_user == "@mimdesk:example.org"
+    assert chat.slack_history_seconds == 60.0
+    assert chat.platforms == ()
+    text = "\n".join(loaded.problems)
+    assert "slack.history_seconds must be 1 to 3600 seconds, not 0" in text
+    # A secret in the settings file is refused, and its value never repeated.
+    assert "unknown setting slack.token ignored" in text
+    assert "xoxb-not-here" not in text
+    assert "chat.platforms must be a list of matrix, slack, teams" in text
+
+    env = {
+        "MIMDESK_MATRIX_URL": "http://127.0.0.1:8008",
+        "MIMDESK_MATRIX_USER": "@bot:localhost",
+        "MIMDESK_CHAT_PLATFORMS": "slack, matrix",
+        "MIMDESK_SLACK_API_URL": "not a url",
+    }
+    merged, problems = chat_from_environment(ChatSettings(), env)
+    assert merged.matrix_url == "http://127.0.0.1:8008"
+    assert merged.matrix_user == "@bot:localhost"
+    assert merged.platforms == ("slack", "matrix")
+    assert merged.slack_api_url == ""
+    assert problems == (
+        "MIMDESK_SLACK_API_URL must be an http:// or https:// URL with a host, e.g. "
+        "http://127.0.0.1:9090, not 'not a url'",
+    )
