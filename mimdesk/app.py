@@ -9,14 +9,16 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mimdesk import logs
 from mimdesk.clock import MonotonicClock
 from mimdesk.domain.catalogue import Catalogue
+from mimdesk.domain.directory import Directory
 from mimdesk.paths import Paths, resolve
 from mimdesk.policy import load_policies
 from mimdesk.settings import (
@@ -32,8 +34,13 @@ from mimdesk.store.store import Store, StoreDamaged
 
 if TYPE_CHECKING:
     from mimdesk.sync.alert_poller import AlertPoller, AlertPollerThread
+    from mimdesk.sync.chat_poller import ChatPoller
+    from mimdesk.sync.chat_setup import ChatSetup
+    from mimdesk.sync.chat_status import ChatHealth
+    from mimdesk.sync.outbox_sender import OutboxSender
     from mimdesk.sync.receiver import AlertReceiver
     from mimdesk.ui.alert_feed import AlertIntake
+    from mimdesk.ui.chat_feed import ChatFeed
     from mimdesk.ui.health_feed import HealthFeed
 
 log = logging.getLogger(__name__)
@@ -114,10 +121,13 @@ def run_gui(args: argparse.Namespace) -> int:
         catalogue_file=catalogue_file, notices=banners,
     )  # fmt: skip
     alerts = start_alerts(loaded.settings, store, demo=args.demo, notices=banners)
+    chat = start_chat(
+        loaded.settings, store, directory, demo=args.demo, notices=banners
+    )
     ctx = ConsoleContext(
         store, loaded.settings, catalogue, clock, args.demo, banners, directory,
         roles=policies.roles, targets=policies.targets, regimes=policies.regimes,
-        health=feed, alerts=alerts.intake,
+        health=feed, alerts=alerts.intake, chat=chat.feed,
     )  # fmt: skip
     size = getattr(args, "size", None)
     try:
@@ -125,6 +135,7 @@ def run_gui(args: argparse.Namespace) -> int:
             ctx, theme=loaded.settings.theme, screenshot=screenshot, size=size
         )
     finally:
+        chat.stop()
         alerts.stop()
         stop_health()
         store.close()
@@ -211,6 +222,145 @@ def start_alerts(
     return run
 
 
+DEMO_CHAT_OFF = "DEMO: chat is off; nothing is sent to or read from a chat platform."
+
+
+@dataclass
+class ChatRun:
+    """Chat for a console's store, running; `stop()` ends the readers first
+    (nothing new is read), then the sender (its attempt in flight is recorded),
+    then the feed's outbox polling; the store is closed after."""
+
+    feed: ChatFeed | None = None
+    sender: OutboxSender | None = None
+    pollers: list[ChatPoller] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for poller in self.pollers:
+            poller.stop(POLLER_STOP_S)
+        if self.sender is not None:
+            self.sender.stop(POLLER_STOP_S)
+        if self.feed is not None:
+            self.feed.stop()
+
+
+def start_chat(
+    settings: Settings,
+    store: Store,
+    directory: Directory,
+    *,
+    demo: bool,
+    notices: list[tuple[str, str]] | None = None,
+    setup: ChatSetup | None = None,
+) -> ChatRun:
+    """The outbox sender and a reader per readable platform, on their threads,
+    with a ChatFeed that tells the GUI how they do and what waits. Nothing runs
+    on a read-only store; in DEMO the feed counts what is queued and nothing is
+    sent or read. What the operator must know (no keyring, platforms half set
+    up) is added to `notices` as (banner kind, text). `setup` replaces the one
+    made from the settings (tests give scripted platforms)."""
+    from mimdesk.sync.chat_setup import chat_setup
+    from mimdesk.sync.chat_status import ChatHealth
+    from mimdesk.ui.chat_feed import ChatFeed
+
+    if store.read_only:
+        return ChatRun()
+    store.chat_handles = partial(_chat_handles, directory)
+    if demo:
+        log.info("DEMO: chat stays off; nothing is sent to or read from chat")
+        return ChatRun(ChatFeed(store, off_reason=DEMO_CHAT_OFF))
+    if setup is None:
+        setup = chat_setup(settings.chat, device=_device_id(store))
+    if notices is not None:
+        notices += chat_notices(setup)
+    health = ChatHealth()
+    feed = ChatFeed(
+        store, health, platforms=tuple(setup.factories),
+        default_platforms=setup.default_platforms,
+    )  # fmt: skip
+    run = ChatRun(feed)
+    if setup.factories:
+        _run_chat(run, store, setup, health, directory)
+    return run
+
+
+def _run_chat(
+    run: ChatRun,
+    store: Store,
+    setup: ChatSetup,
+    health: ChatHealth,
+    directory: Directory,
+) -> None:
+    from mimdesk.sync.chat_poller import ChatPoller
+    from mimdesk.sync.outbox_sender import OutboxSender
+
+    feed = run.feed
+    assert feed is not None
+    sender = OutboxSender(store, setup.factories, health, on_change=feed.outbox_touched)
+    feed.wake_sender = sender.wake
+
+    def back(platform: str) -> None:
+        """The platform answers again: what waits for it is due now."""
+        store.outbox_wake(platform).add_done_callback(lambda _done: sender.wake())
+
+    run.sender = sender
+    run.pollers = [
+        ChatPoller(
+            store, name, setup.factories[name], health, lambda: directory,
+            on_new=feed.chat_read, on_back=partial(back, name),
+        )
+        for name in sorted(setup.readable)
+        if name in setup.factories
+    ]  # fmt: skip
+    sender.start()
+    for poller in run.pollers:
+        poller.start()
+    log.info(
+        "chat: sending to %s, reading %s",
+        ", ".join(setup.factories),
+        ", ".join(p.name for p in run.pollers) or "nothing",
+    )
+
+
+def _chat_handles(directory: Directory, person_id: str) -> dict[str, str]:
+    person = directory.get(person_id)
+    return dict(person.handles) if person else {}
+
+
+def _device_id(
+    store: Store,
+) -> tuple[Callable[[], str | None], Callable[[str], None]]:
+    """Load and save the Matrix device id (on the thread that logs in)."""
+    from mimdesk.cli_chat import DEVICE_KEY
+
+    def save(device: str) -> None:
+        store.set_meta(DEVICE_KEY, device).result()
+
+    return (lambda: store.meta(DEVICE_KEY)), save
+
+
+def chat_notices(setup: ChatSetup) -> list[tuple[str, str]]:
+    """Banners for chat: no keyring (once, with how to pass secrets instead),
+    then what is half set up."""
+    from mimdesk.secrets import env_name
+
+    notices: list[tuple[str, str]] = []
+    problems = list(setup.problems)
+    if setup.keyring:
+        # One banner says it: not one more per secret that could not be looked up.
+        problems = [p for p in problems if not p.startswith("no system keyring")]
+        notices.append(
+            (
+                "warning",
+                f"{setup.keyring}. Secrets are taken from the environment for this "
+                f"run only (MIMDESK_SECRET_<NAME>, e.g. {env_name('matrix.token')} "
+                f"or {env_name('slack.token')}); none is written to a file.",
+            )
+        )
+    notices += [("warning", problem) for problem in problems]
+    return notices
+
+
 def start_health(
     settings: Settings,
     catalogue: Catalogue,
@@ -273,7 +423,10 @@ def run_wall(
     if problem:
         print(problem.replace("the console", "the wall"), file=sys.stderr)
         return 2
+    from PySide6.QtCore import QTimer
+
     from mimdesk.ui.alert_feed import AlertFeed
+    from mimdesk.ui.chat_feed import ChatFeed
     from mimdesk.ui.incident_feed import IncidentFeed, WallPolicies
     from mimdesk.ui.wall_main import application
     from mimdesk.ui.wall_main import run_wall as show_wall
@@ -307,6 +460,9 @@ def run_wall(
     incidents = IncidentFeed(store, wall_policies)
     # Re-read on the same poll as the incidents: a firing alert colours its tile.
     AlertFeed(store, incidents.bridge, feed, parent=incidents)
+    # The wall runs no chat; what waits in the outbox says chat is behind.
+    outbox = ChatFeed(store, parent=incidents)
+    QTimer.singleShot(0, partial(_follow_outbox, outbox))
     try:
         return show_wall(
             feed,
@@ -319,6 +475,22 @@ def run_wall(
     finally:
         stop_health()
         store.close()
+
+
+def _follow_outbox(feed: ChatFeed) -> None:
+    """Show the outbox count in the corner of the wall once it is open."""
+    from PySide6.QtWidgets import QApplication
+
+    from mimdesk.ui.wall_corner import SourceStatus
+
+    # FIXME(chat): the corner is looked up after the wall opens; WallBoard
+    # taking the outbox feed, as it takes `incidents`, would say it plainly.
+    for window in QApplication.topLevelWidgets():
+        corner = window.findChild(SourceStatus)
+        if window.objectName() == "WallBoard" and corner is not None:
+            corner.follow_outbox(feed)
+            return
+    log.warning("wall: no corner found to show the outbox in")
 
 
 def save_view(

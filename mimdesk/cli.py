@@ -16,6 +16,7 @@ from typing import Any
 
 from mimdesk import __version__, logs
 from mimdesk.cli_alerts import add_parsers as add_alert_commands
+from mimdesk.cli_chat import add_parsers as add_chat_commands
 from mimdesk.cli_health import add_parsers as add_health_commands
 from mimdesk.cli_wall import add_commands as add_wall_commands
 from mimdesk.domain import incident as model
@@ -89,6 +90,7 @@ class Context:
                     "a writable one (reading still works)"
                 )
             self._store = Store.open(self.paths.store, backups=self.paths.backups)
+            self._store.chat_handles = self.handles
             if self.demo:
                 from mimdesk.demo import seed
 
@@ -141,6 +143,11 @@ class Context:
             if problem:
                 print(f"warning: {problem}", file=sys.stderr)
         return self._directory
+
+    def handles(self, person_id: str) -> dict[str, str]:
+        """A person's chat handles, for invites when they are asked to join."""
+        person = self.directory().get(person_id)
+        return dict(person.handles) if person else {}
 
     def time(self, text: str | None) -> TypedInstant | None:
         if text is None:
@@ -650,6 +657,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_wall_commands(sub, common)
     add_health_commands(sub, common)
     add_alert_commands(sub, common)
+    add_chat_commands(sub, common)
     return parser
 
 

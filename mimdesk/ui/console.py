@@ -30,7 +30,7 @@ from mimdesk.domain import roster as roster_model
 from mimdesk.domain.catalogue import Catalogue
 from mimdesk.domain.directory import Directory
 from mimdesk.domain.events import JournalEvent
-from mimdesk.domain.incident import Incident
+from mimdesk.domain.incident import Incident, in_time_order
 from mimdesk.domain.lifecycle import ORDER, Status
 from mimdesk.domain.regulatory import Regime
 from mimdesk.domain.roster import RolePolicy, Roster
@@ -48,6 +48,8 @@ from mimdesk.ui.alerts_dialog import AlertActions
 from mimdesk.ui.alerts_view import AlertsView
 from mimdesk.ui.banners import BannerStack
 from mimdesk.ui.bridge import StoreBridge
+from mimdesk.ui.chat_dialogs import ChatActions
+from mimdesk.ui.chat_feed import ChatFeed, ChatStatus
 from mimdesk.ui.clock_panel import MilestoneClock
 from mimdesk.ui.compose import ComposeBar
 from mimdesk.ui.console_clock import ClockCommands
@@ -72,6 +74,7 @@ TICK_MS = 1000
 REFERENCE_WIDTH = 1920
 ZOOM_STEPS = (0.8, 0.9, 1.0, 1.15, 1.3, 1.5, 1.75, 2.0)
 BACKUP_CHECK_TICKS = 300
+STORE_LABEL_MIN = 100
 ROSTER_REFRESH_TICKS = 15
 REPLACED = (
     "The store file was replaced or removed while MIMDesk was running (e.g. by "
@@ -96,6 +99,7 @@ class ConsoleContext:
     regimes: list[Regime] = field(default_factory=list)
     health: HealthFeed | None = None
     alerts: AlertIntake | None = None  # deliveries received by this process
+    chat: ChatFeed | None = None  # chat platforms and the outbox, when running
 
 
 class ConsoleWindow(ClockCommands, QMainWindow):
@@ -112,6 +116,8 @@ class ConsoleWindow(ClockCommands, QMainWindow):
         self.selected: str | None = None
         self.undo_stack: list[tuple[str, Status, Status]] = []
         self._roster: tuple[Incident | None, Roster] = (None, Roster())
+        # The selected incident's events in the order the timeline shows them.
+        self._timeline_events: list[JournalEvent] = []
         # The last read the milestone clock is worked out from, on every tick.
         self._clock_read: tuple[Incident, list[JournalEvent]] | None = None
         self.clock_data: dict[str, Any] | None = None
@@ -133,6 +139,8 @@ class ConsoleWindow(ClockCommands, QMainWindow):
         self.bridge.command_failed.connect(self._on_bridge_command_failed)
         self.bridge.read_failed.connect(self._on_bridge_read_failed)
         self.bridge.file_replaced.connect(self._on_bridge_file_replaced)
+        if ctx.chat is not None:
+            ctx.chat.messages_read.connect(self._on_chat_messages_read)
         self.timer = QTimer(self)
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self._on_timer_timeout)
@@ -296,6 +304,8 @@ class ConsoleWindow(ClockCommands, QMainWindow):
             )
             for level in LEVELS
         ]
+        chat = bar.addMenu("&Chat")
+        self.chat_actions = ChatActions(self, self.ctx.chat, chat)
         view = bar.addMenu("&View")
         self._action(
             view, "Toggle &light/dark theme", "Ctrl+Shift+T", self.toggle_theme
@@ -319,8 +329,12 @@ class ConsoleWindow(ClockCommands, QMainWindow):
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
         read_only = " (READ-ONLY)" if self.ctx.store.read_only else ""
-        self.store_label = QLabel(f"Store: {self.ctx.store.path}{read_only}")
+        self.store_label = QLabel(f"Store{read_only}: {self.ctx.store.path}")
         self.store_label.setObjectName("StorePath")
+        self.store_label.setToolTip(self.store_label.text())
+        # The path gives way first when the bar is full: chat and alert states
+        # matter more at a glance, and the whole path is in the tooltip.
+        self.store_label.setMinimumWidth(STORE_LABEL_MIN)
         self.connection_label = QLabel("Monitoring: not started")
         self.connection_label.setObjectName("ConnectionState")
         self.zone_label = QLabel()
@@ -341,6 +355,13 @@ class ConsoleWindow(ClockCommands, QMainWindow):
         self.alerts_label.hide()
         if self.ctx.alerts is not None:
             self.ctx.alerts.poller_state_changed.connect(self._on_alerts_poller_state)
+        self.chat_status: ChatStatus | None = None
+        if self.ctx.chat is not None:
+            self.chat_status = ChatStatus(
+                self.ctx.chat, self.theme, self.zone, self.ctx.clock.now, bar
+            )
+            self.chat_status.outbox_clicked.connect(self.chat_actions.show_outbox)
+            bar.addPermanentWidget(self.chat_status)
         for widget in (
             self.alerts_label,
             self.store_label,
@@ -406,10 +427,37 @@ class ConsoleWindow(ClockCommands, QMainWindow):
             return None
         events = self.bridge.read(partial(self.ctx.store.timeline, incident.id))
         if events is not None:
+            chosen = self.selected_event()
+            self._timeline_events = in_time_order(events)
             self.timeline.show_events(events, incident.id)
+            if chosen is not None and chosen.incident_id == incident.id:
+                self._select_event(chosen.id)
         elif self.timeline.incident_id != incident.id:
+            self._timeline_events = []
             self.timeline.show_unreadable()
         return events
+
+    def timeline_events(self) -> list[JournalEvent]:
+        """The selected incident's events as the timeline shows them."""
+        return self._timeline_events if self.timeline.incident_id else []
+
+    def selected_event(self) -> JournalEvent | None:
+        """The event of the timeline row selected, if one is."""
+        item = self.timeline.currentItem()
+        if item is None or not item.isSelected():
+            return None
+        row = self.timeline.indexOfTopLevelItem(item)
+        events = self.timeline_events()
+        return events[row] if 0 <= row < len(events) else None
+
+    def _select_event(self, event_id: str) -> None:
+        """Keep a row selected across a re-read (a message arriving, a tick)."""
+        ids = [e.id for e in self._timeline_events]
+        item = (
+            self.timeline.topLevelItem(ids.index(event_id)) if event_id in ids else None
+        )
+        if item is not None:
+            self.timeline.setCurrentItem(item)
 
     def _keep_clock_read(
         self, incident: Incident | None, events: list[JournalEvent] | None
@@ -451,6 +499,11 @@ class ConsoleWindow(ClockCommands, QMainWindow):
         self._show_mobilisation(incident, roster)
 
     @property
+    def roster(self) -> Roster:
+        """The selected incident's bridge roster, as last folded."""
+        return self._roster[1]
+
+    @property
     def writable(self) -> bool:
         """False for a read-only store and once the file was swapped underneath."""
         return not self.ctx.store.read_only and not self.bridge.replaced
@@ -467,6 +520,7 @@ class ConsoleWindow(ClockCommands, QMainWindow):
         self.report_menu.menuAction().setEnabled(chosen)
         self.open_bridge_action.setEnabled(bool(incident and incident.bridge_url))
         self.roster_panel.set_writable(chosen)
+        self.chat_actions.enable(chosen)
 
     def _on_bridge_read_failed(self, reason: str) -> None:
         self._read_failed = True
@@ -685,6 +739,7 @@ class ConsoleWindow(ClockCommands, QMainWindow):
         if self._health_view is not None:
             self._health_view.set_look(self.theme, self.text_scale)
         self.health_list.set_theme(self.theme)
+        self._chat_look()
         if self.ctx.health is not None:
             self.health_list.show_state(self.ctx.health.latest)
         self._style_error()
@@ -733,6 +788,7 @@ class ConsoleWindow(ClockCommands, QMainWindow):
         self.zone = UTC if self.zone is not UTC else configured
         self.header.zone = self.timeline.zone = self.clock_panel.zone = self.zone
         self.alerts_view.zone = self.zone
+        self._chat_look()
         self.reload()
         self._on_timer_timeout()
 
@@ -780,6 +836,14 @@ class ConsoleWindow(ClockCommands, QMainWindow):
         self.alerts_label.setText(text)
         self.alerts_label.setToolTip(f"{state.name}: {state.message or words}")
         self.alerts_label.show()
+
+    def _chat_look(self) -> None:
+        if self.chat_status is not None:
+            self.chat_status.set_look(self.theme, self.zone)
+        self.chat_actions.set_look(self.theme, self.zone)
+
+    def _on_chat_messages_read(self, _count: int) -> None:
+        self.bridge.poll()  # show them now, not at the next tick
 
     def _on_health_state_changed(self, state: WallState) -> None:
         self.health_button.setText(summary(state))
@@ -831,5 +895,7 @@ class ConsoleWindow(ClockCommands, QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.timer.stop()
+        if self.chat_actions.outbox_dialog is not None:
+            self.chat_actions.outbox_dialog.close()
         self.reminders.close()
         super().closeEvent(event)

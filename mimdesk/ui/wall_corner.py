@@ -1,14 +1,18 @@
-"""The source's state in words: connected or not, and when data last arrived."""
+"""The source's state in words: connected or not, and when data last arrived;
+on the wall, also how many chat messages wait in the outbox."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
 
+from mimdesk.domain.outbox import Waiting
 from mimdesk.domain.times import format_clock, format_instant
 from mimdesk.domain.wall import Link, SourceState
+from mimdesk.ui.chat_feed import ChatFeed, outbox_words
 from mimdesk.ui.theme import Theme, pill
 
 
@@ -57,6 +61,12 @@ class SourceStatus(QWidget):
         self.last.setObjectName("LastRefresh")
         self.catalogue = QLabel()
         self.catalogue.setObjectName("CatalogueProblem")
+        # "3 messages waiting since 03:12": chat is behind (shown once followed).
+        self.outbox = QLabel()
+        self.outbox.setObjectName("OutboxWaiting")
+        self.outbox.hide()
+        self._outbox_colour = "warning"
+        self._now: Callable[[], datetime] = lambda: datetime.now(UTC)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         for label in (self.catalogue, self.message):
@@ -66,7 +76,7 @@ class SourceStatus(QWidget):
                 QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred
             )
             layout.addWidget(label, 1)
-        for label in (self.last, self.link):
+        for label in (self.outbox, self.last, self.link):
             layout.addWidget(label)
         self.show_source(SourceState(), 0.0)
 
@@ -85,3 +95,37 @@ class SourceStatus(QWidget):
         self.catalogue.setStyleSheet(f"color:{self.theme.warning}; font-weight:600;")
         self.catalogue.setVisible(bool(problem))
         self.last.setToolTip(source.name)
+
+    def follow_outbox(
+        self, feed: ChatFeed, now: Callable[[], datetime] | None = None
+    ) -> None:
+        """Show what waits in `feed`'s outbox, in the type of the last refresh."""
+        if now is not None:
+            self._now = now
+        feed.outbox_changed.connect(self.show_outbox)
+        self.last.installEventFilter(self)  # its type changes with the wall's size
+        self.show_outbox(feed.waiting)
+
+    def show_outbox(self, waiting: Waiting) -> None:
+        text, colour = outbox_words(waiting, self.zone, self._now())
+        self.outbox.setText(text)
+        self.outbox.setToolTip(
+            "Chat messages not yet delivered; see the console's outbox (F4) "
+            "or `mimdesk outbox list`"
+        )
+        self.outbox.setVisible(bool(text))
+        self._outbox_colour = colour or "warning"
+        self._style_outbox()
+
+    def _style_outbox(self) -> None:
+        size = self.last.font().pointSizeF()
+        colour = getattr(self.theme, self._outbox_colour)
+        self.outbox.setStyleSheet(
+            f"color:{colour}; font-weight:700; font-size:{size:.1f}pt;"
+            f" padding-right:{round(size)}px;"
+        )
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.last and event.type() == QEvent.Type.FontChange:
+            self._style_outbox()
+        return super().eventFilter(watched, event)

@@ -16,6 +16,7 @@ from mimdesk.sync.receiver import AlertReceiver
 
 from .alertsink import Deliveries
 from .servers import Server, alertmanager, node_exporter, prometheus, wait_for_samples
+from .synapse import Synapse, homeserver
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -153,3 +154,16 @@ def alerting_chain(
     finally:
         prom.stop()
         exporter.stop()
+
+
+@pytest.fixture(scope="session")
+def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
+    """A Synapse with rate limits no test reaches, shared by the session: each
+    test registers its own users and makes its own rooms. A test that stops it
+    starts it again."""
+    server = homeserver(tmp_path_factory.mktemp("synapse"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

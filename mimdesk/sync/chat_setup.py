@@ -1,0 +1,152 @@
+"""Which chat platforms this seat can use, built from the settings, the
+environment and the secrets. Clients are made on first use, on the thread that
+uses them, so a slow login never holds up the console."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from mimdesk.connectors.chat import ChatPlatform
+from mimdesk.secrets import env_name, get_secret, keyring_problem
+from mimdesk.settings import ChatSettings, chat_from_environment
+
+log = logging.getLogger(__name__)
+
+SLACK_API = "https://slack.com/api"
+SECRETS = ("matrix.token", "matrix.password", "slack.token", "slack.webhook",
+           "teams.webhook")  # fmt: skip
+
+
+@dataclass
+class ChatSetup:
+    """Factories for the platforms that are set up, and what is wrong with
+    the ones that are half set up."""
+
+    factories: dict[str, Callable[[], ChatPlatform]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    default_platforms: tuple[str, ...] = ()
+    keyring: str = ""  # the no-keyring banner, or empty
+    # Platforms whose channels can be read back (not webhooks).
+    readable: set[str] = field(default_factory=set)
+
+
+def _secret(key: str, problems: list[str]) -> str | None:
+    value, problem = get_secret(key)
+    if problem and problem not in problems:
+        problems.append(problem)
+    return value
+
+
+def chat_setup(
+    chat: ChatSettings,
+    *,
+    environ: Mapping[str, str] | None = None,
+    device: tuple[Callable[[], str | None], Callable[[str], None]] | None = None,
+) -> ChatSetup:
+    """The platforms that can be used. `device` loads and saves the Matrix
+    device id, so a re-login keeps the same device (and its history)."""
+    chat, env_problems = chat_from_environment(chat, environ)
+    setup = ChatSetup(problems=list(env_problems), keyring=keyring_problem())
+    _matrix(chat, setup, device)
+    _slack(chat, setup)
+    _teams(chat, setup)
+    wanted = chat.platforms or tuple(setup.factories)
+    setup.default_platforms = tuple(p for p in wanted if p in setup.factories)
+    missing = [p for p in chat.platforms if p not in setup.factories]
+    if missing:
+        setup.problems.append(
+            f"[chat] platforms names {', '.join(missing)}, which "
+            f"{'is' if len(missing) == 1 else 'are'} not set up (see the README, "
+            "'Chat')"
+        )
+    for problem in setup.problems:
+        log.warning("%s", problem)
+    return setup
+
+
+def _matrix(
+    chat: ChatSettings,
+    setup: ChatSetup,
+    device: tuple[Callable[[], str | None], Callable[[str], None]] | None,
+) -> None:
+    if not chat.matrix_url:
+        return
+    token = _secret("matrix.token", setup.problems)
+    password = None if token else _secret("matrix.password", setup.problems)
+    if not token and not (password and chat.matrix_user):
+        setup.problems.append(
+            "Matrix is set up without credentials: store an access token under "
+            f"'matrix.token' (or set {env_name('matrix.token')}), or a user "
+            f"([matrix] user) and a password under 'matrix.password' "
+            f"({env_name('matrix.password')})"
+        )
+        return
+    url, user, ca = chat.matrix_url, chat.matrix_user, chat.matrix_ca_file
+    load, save = device or (lambda: None, lambda _d: None)
+
+    def make() -> ChatPlatform:
+        from mimdesk.connectors.matrix import MatrixClient
+
+        client = MatrixClient(
+            url,
+            access_token=token,
+            user_id=user or None,
+            password=password,
+            device_id=load(),
+            ca_file=str(ca) if ca else None,
+        )
+        if token:
+            client.whoami()
+        else:
+            client.login()
+            if client.device_id:
+                save(client.device_id)
+        return client
+
+    setup.factories["matrix"] = make
+    setup.readable.add("matrix")
+
+
+def _slack(chat: ChatSettings, setup: ChatSetup) -> None:
+    token = _secret("slack.token", setup.problems)
+    webhook = None if token else _secret("slack.webhook", setup.problems)
+    if not token and not webhook:
+        return
+    api_url, ca = chat.slack_api_url or SLACK_API, chat.slack_ca_file
+    interval = chat.slack_history_seconds
+
+    def make() -> ChatPlatform:
+        from mimdesk.connectors.slack import SlackClient
+
+        return SlackClient(
+            token,
+            webhook_url=webhook,
+            api_url=api_url,
+            ca_file=str(ca) if ca else None,
+            history_interval=interval,
+        )
+
+    setup.factories["slack"] = make
+    if token:
+        setup.readable.add("slack")
+
+
+def _teams(chat: ChatSettings, setup: ChatSetup) -> None:
+    webhook = _secret("teams.webhook", setup.problems)
+    if not webhook:
+        return
+    from mimdesk.connectors.errors import ConnectorError
+    from mimdesk.connectors.teams import TeamsWebhook
+
+    ca = chat.teams_ca_file
+    try:
+        TeamsWebhook(webhook, ca_file=str(ca) if ca else None).close()
+    except ConnectorError as exc:
+        setup.problems.append(f"Teams: {exc.message}")
+
+    def make() -> ChatPlatform:
+        return TeamsWebhook(webhook, ca_file=str(ca) if ca else None)
+
+    setup.factories["teams"] = make
