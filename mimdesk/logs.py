@@ -19,6 +19,9 @@ def configure(
     """
     root = logging.getLogger()
     root.setLevel(level)
+    # urllib3 logs each request line at DEBUG, and a webhook URL (Slack, Teams)
+    # is itself a credential: never let it reach a log file.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
     if console:
         stream = logging.StreamHandler()
         stream.setLevel(logging.WARNING)

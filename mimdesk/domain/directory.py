@@ -46,7 +46,7 @@ class Directory:
         return person.name if person else person_id
 
 
-HANDLES = ("email", "chat", "phone")
+HANDLES = ("email", "chat", "phone", "matrix", "slack")
 
 
 def _text(entry: Mapping[str, Any], key: str, where: str) -> str | None:

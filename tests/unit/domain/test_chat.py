@@ -92,3 +92,17 @@ def test_the_longest_server_hint_wins_capped() -> None:
     assert wait_for([2.5, 3.0], jitter=0) == 3.0
     assert wait_for([600.0], jitter=0) == 60.0
     assert 3.0 <= wait_for([2.5, 3.0]) <= 3.3
+
+
+def test_platform_handles_from_the_directory_file_are_kept() -> None:
+    from mimdesk.domain.directory import directory_from_entries
+
+    directory = directory_from_entries(
+        [{"id": "ana", "matrix": "@ana:example.org", "slack": "U0ANA"}]
+    )
+    assert [i.user for i in chat.invites_for(["ana"], directory, "matrix")[0]] == [
+        "@ana:example.org"
+    ]
+    assert [i.user for i in chat.invites_for(["ana"], directory, "slack")[0]] == [
+        "U0ANA"
+    ]
