@@ -17,13 +17,17 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from mimdesk.connectors.errors import ConnectorError, Transient
 
 # How long we ever wait on one hint from a server, whatever it asks.
 MAX_WAIT_S = 60.0
+
+# A first read goes back this far before the channel was opened: the seat's
+# clock and the server's may differ a little. Repeats are dropped by remote id.
+OPENED_MARGIN = timedelta(minutes=1)
 
 
 class RateLimited(Transient):
@@ -130,9 +134,21 @@ class ChatPlatform(Protocol):
 
     def post(self, channel: str, message: OutMessage) -> Posted: ...
 
-    def read(self, channels: Sequence[str], position: str | None) -> Batch:
-        """New messages and membership changes in `channels` since `position`
-        (None: from now on, nothing older)."""
+    def find_sent(self, channel: str, txn_id: str) -> str | None:
+        """The remote id of an earlier post carrying `txn_id`, if the platform
+        can tell (Matrix); None when it cannot or it is not there."""
+        ...
+
+    def read(
+        self,
+        channels: Sequence[str],
+        position: str | None,
+        *,
+        since: datetime | None = None,
+    ) -> Batch:
+        """New messages and membership changes in `channels` since `position`.
+        A first read (no position) returns what was said from `since` (when
+        the first channel was opened), or, without it, nothing older than now."""
         ...
 
     def close(self) -> None: ...

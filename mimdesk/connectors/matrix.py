@@ -16,6 +16,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -23,6 +24,7 @@ from urllib.parse import quote
 import requests
 
 from mimdesk.connectors.chat import (
+    OPENED_MARGIN,
     Batch,
     ChatMessage,
     Limits,
@@ -269,7 +271,7 @@ class MatrixClient:
         gives the same event, so a timed-out attempt may be sent again."""
         txn = message.txn_id
         if not txn:
-            raise ValueError("a Matrix message needs a transaction id")
+            raise Permanent("a Matrix message needs a transaction id")
         path = f"/rooms/{_seg(channel)}/send/m.room.message/{_seg(txn)}"
 
         def sent_before_relogin() -> dict[str, Any] | None:
@@ -325,17 +327,20 @@ class MatrixClient:
         channels: Sequence[str],
         position: str | None,
         *,
+        since: datetime | None = None,
         known_last: Mapping[str, str] | None = None,
         poll_timeout: float = 0.0,
     ) -> Batch:
         """Messages and membership changes in `channels` since `position`, in
-        the server's order. None starts from now: nothing older is returned.
-        Where the server skipped events (a limited timeline) they are fetched
-        back, as far as `known_last` (the last event id stored per room)."""
+        the server's order. Without a position: what was said from `since`
+        (when the first room was opened), or without it, nothing older than
+        now. Where the server skipped events (a limited timeline) they are
+        fetched back, as far as `known_last` (the last event id stored per
+        room)."""
         wanted = list(channels)
         first = position is None
         params = {
-            "filter": _dumps(_sync_filter(wanted, first)),
+            "filter": _dumps(_sync_filter(wanted, first and since is None)),
             "timeout": str(int(poll_timeout * 1000)),
         }
         if position is not None:
@@ -343,9 +348,17 @@ class MatrixClient:
         read_s = self.timeout[1] + poll_timeout
         answer = self._call("GET", "/sync", params=params, read_s=read_s)
         next_batch = _text(answer, "next_batch")
-        if first:
+        if first and since is None:
             return Batch(position=next_batch)
-        return self._batch(answer, wanted, position, known_last or {}, next_batch)
+        batch = self._batch(answer, wanted, position, known_last or {}, next_batch)
+        if first and since is not None:
+            start = since - OPENED_MARGIN
+            batch = replace(
+                batch,
+                messages=tuple(m for m in batch.messages if m.at >= start),
+                memberships=tuple(m for m in batch.memberships if m.at >= start),
+            )
+        return batch
 
     def _batch(
         self,

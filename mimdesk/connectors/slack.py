@@ -24,6 +24,7 @@ import requests
 import urllib3
 
 from mimdesk.connectors.chat import (
+    OPENED_MARGIN,
     Batch,
     ChatMessage,
     DeliveryUnknown,
@@ -232,6 +233,10 @@ class SlackClient:
 
     # --- posting ----------------------------------------------------------------
 
+    def find_sent(self, channel: str, txn_id: str) -> str | None:
+        """Slack keeps no transaction ids (see the FIXME in _answer)."""
+        return None
+
     def post(self, channel: str, message: OutMessage) -> Posted:
         """Post once. Slack has no idempotency key, so a post that got no
         answer is reported as DeliveryUnknown, never sent again by itself."""
@@ -316,8 +321,15 @@ class SlackClient:
 
     # --- reading ----------------------------------------------------------------
 
-    def read(self, channels: Sequence[str], position: str | None) -> Batch:
-        """Messages since `position`, oldest first.
+    def read(
+        self,
+        channels: Sequence[str],
+        position: str | None,
+        *,
+        since: datetime | None = None,
+    ) -> Batch:
+        """Messages since `position`, oldest first; a first read, from `since`
+        (when the channel was opened) or else from now on.
 
         conversations.history answers newest first, so a read cut short by a
         429 keeps the cursor it stopped at and goes on from there next time:
@@ -340,7 +352,9 @@ class SlackClient:
         for channel in sorted(channels, key=lambda c: self._read_at.get(c, -1.0)):
             mark = marks.get(channel)
             if waited is None:
-                walk = self._read_channel(channel, mark, start, fresh=position is None)
+                walk = self._read_channel(
+                    channel, mark, start, fresh=position is None, since=since
+                )
                 found += [(channel, raw) for raw in walk.found]
                 mark, waited = walk.mark or mark, walk.waited
                 if waited is None:
@@ -353,12 +367,22 @@ class SlackClient:
         return self._batch(found, kept, start, waited)
 
     def _read_channel(
-        self, channel: str, mark: _Mark | None, start: str | None, *, fresh: bool
+        self,
+        channel: str,
+        mark: _Mark | None,
+        start: str | None,
+        *,
+        fresh: bool,
+        since: datetime | None,
     ) -> _Walk:
         if mark is not None:
             return self._walk(channel, mark)
         if start is not None and not fresh:
             return self._walk(channel, _Mark(start))  # opened since reading began
+        if fresh and since is not None:
+            # What was said between opening the channel and this first read.
+            oldest = (since - OPENED_MARGIN).timestamp()
+            return self._walk(channel, _Mark(f"{max(oldest, 0.0):.6f}"))
         return self._latest(channel)
 
     def _latest(self, channel: str) -> _Walk:

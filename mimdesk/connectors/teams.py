@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -142,8 +143,18 @@ class TeamsWebhook:
             "Teams webhooks cannot invite; add people to the Teams channel there"
         )
 
-    def read(self, channels: Sequence[str], position: str | None) -> Batch:
+    def read(
+        self,
+        channels: Sequence[str],
+        position: str | None,
+        *,
+        since: datetime | None = None,
+    ) -> Batch:
         raise Permanent("a Teams webhook can only post; replies stay in Teams")
+
+    def find_sent(self, channel: str, txn_id: str) -> str | None:
+        """A webhook cannot look back at what it posted."""
+        return None
 
     def post(self, channel: str, message: OutMessage) -> Posted:
         """Post one card. A post that got no answer is DeliveryUnknown: the

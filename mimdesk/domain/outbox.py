@@ -53,6 +53,7 @@ class Outcome(StrEnum):
     FAILED = "failed"
     AUTH = "auth"
     UNKNOWN = "unknown"
+    SKIPPED = "skipped"  # the platform cannot do this (a webhook inviting)
 
 
 # Back-off when a server gives no hint: 2 s, 4 s, 8 s ... at most 5 minutes.

@@ -209,6 +209,9 @@ def record(
         changes["state"] = State.FAILED.value
     elif outcome is Outcome.UNKNOWN:
         changes["state"] = State.UNKNOWN.value
+    elif outcome is Outcome.SKIPPED:
+        # Nothing to deliver here; the reason stays on the row for the operator.
+        changes |= {"state": State.CANCELLED.value, "next_attempt_at": None}
     sets = ", ".join(f"{k} = ?" for k in changes)
     conn.execute(f"UPDATE outbox SET {sets} WHERE id = ?", (*changes.values(), item_id))
     return get(conn, item_id)
@@ -311,6 +314,14 @@ def requested_platforms(conn: sqlite3.Connection, incident_id: str) -> set[str]:
         (incident_id,),
     )
     return {str(r[0]) for r in rows} | set(incident_channels(conn, incident_id))
+
+
+def first_opened(conn: sqlite3.Connection, platform: str) -> datetime | None:
+    """When the platform's first channel was opened: where reading begins."""
+    row = conn.execute(
+        "SELECT min(opened_at) FROM chat_channels WHERE platform = ?", (platform,)
+    ).fetchone()
+    return parse_utc(row[0]) if row and row[0] else None
 
 
 def position(conn: sqlite3.Connection, platform: str) -> str | None:

@@ -542,6 +542,12 @@ class Store:
         """Channel id -> incident id on one platform."""
         return self._alert_read(lambda conn: outbox_store.channels(conn, platform), {})
 
+    def chat_opened(self, platform: str) -> datetime | None:
+        """When this seat opened its first channel on `platform`."""
+        return self._alert_read(
+            lambda conn: outbox_store.first_opened(conn, platform), None
+        )
+
     def chat_position(self, platform: str) -> str | None:
         return self._alert_read(
             lambda conn: outbox_store.position(conn, platform), None

@@ -51,7 +51,8 @@ def drafts_for(
         if incident_id is None or message.author == own_user:
             continue
         who = by_handle.get(message.author)
-        name = message.author_name or (directory.name(who) if who else message.author)
+        # The directory's name is the one the bridge knows; else the chat's.
+        name = directory.name(who) if who else (message.author_name or message.author)
         draft = chat_model.received(
             platform=platform, remote_id=message.remote_id, author=message.author,
             author_name=name, text=message.text, at=message.at,
@@ -149,7 +150,9 @@ class ChatPoller:
             if self._platform is None:
                 self._platform = self._factory()
             platform = self._platform
-            batch = platform.read(list(channels), self._store.chat_position(self.name))
+            position = self._store.chat_position(self.name)
+            since = self._store.chat_opened(self.name) if position is None else None
+            batch = platform.read(list(channels), position, since=since)
         except AuthFailed as exc:
             self._health.set(self.name, Link.NEEDS_AUTH, exc.message)
             log.error("%s: %s; chat reading stopped", self.name, exc.message)

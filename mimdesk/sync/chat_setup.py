@@ -5,6 +5,7 @@ uses them, so a slow login never holds up the console."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -85,25 +86,40 @@ def _matrix(
         return
     url, user, ca = chat.matrix_url, chat.matrix_user, chat.matrix_ca_file
     load, save = device or (lambda: None, lambda _d: None)
+    # The sender and the reader each make a client, on their own threads. With
+    # a password they share one login (one device, one token): two logins at
+    # once would leave two devices behind, and the server's transaction ids
+    # are kept per device.
+    lock = threading.Lock()
+    shared: dict[str, str] = {}
 
     def make() -> ChatPlatform:
+        from mimdesk.connectors.errors import AuthFailed
         from mimdesk.connectors.matrix import MatrixClient
 
-        client = MatrixClient(
-            url,
-            access_token=token,
-            user_id=user or None,
-            password=password,
-            device_id=load(),
-            ca_file=str(ca) if ca else None,
-        )
-        if token:
-            client.whoami()
-        else:
+        with lock:
+            client = MatrixClient(
+                url,
+                access_token=token or shared.get("token"),
+                user_id=user or None,
+                password=password,
+                device_id=load(),
+                ca_file=str(ca) if ca else None,
+            )
+            if client.access_token:
+                try:
+                    client.whoami()
+                    return client
+                except AuthFailed:
+                    if token:
+                        raise
+                    shared.pop("token", None)  # the shared login ended: again
             client.login()
+            if client.access_token:
+                shared["token"] = client.access_token
             if client.device_id:
                 save(client.device_id)
-        return client
+            return client
 
     setup.factories["matrix"] = make
     setup.readable.add("matrix")

@@ -144,6 +144,9 @@ class OutboxSender:
             return self._record(item, Outcome.AUTH, exc.message)
         except DeliveryUnknown as exc:
             return self._record(item, Outcome.UNKNOWN, exc.message)
+        except _CannotInvite as exc:
+            # Not a failure of the channel: the messages after it still go.
+            return self._record(item, Outcome.SKIPPED, exc.message)
         except ConnectorError as exc:
             if exc.transient:
                 self._health.set(item.platform, Link.OFFLINE, exc.message)
@@ -174,6 +177,11 @@ class OutboxSender:
                 "was cancelled); open the channel again, then retry"
             )
         if item.kind is Kind.INVITE:
+            if not platform.can_create:
+                raise _CannotInvite(
+                    f"{item.platform} is set up with a webhook, which cannot invite "
+                    f"{p['user']}: add them to the channel there"
+                )
             platform.invite(channel, str(p["user"]))
             return str(p["user"]), None
         if item.kind is Kind.TOPIC:
@@ -202,11 +210,9 @@ class OutboxSender:
         """On a retry, a platform that can look (Matrix) checks whether an
         earlier attempt arrived: after a re-login the server no longer knows
         the transaction id, so only the message itself can tell."""
-        finder = getattr(platform, "find_sent", None)
-        if item.attempts == 0 or finder is None:
+        if item.attempts == 0:
             return None
-        found = finder(channel, txn)
-        return str(found) if found else None
+        return platform.find_sent(channel, txn)
 
     def _record(
         self,
@@ -250,3 +256,7 @@ class OutboxSender:
 
 class _NoChannel(ConnectorError):
     """The row cannot go anywhere until the operator acts."""
+
+
+class _CannotInvite(ConnectorError):
+    """The platform has no way to do what the row asks."""

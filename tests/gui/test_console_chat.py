@@ -56,7 +56,9 @@ class ReadingPlatform(Platform):
         super().__init__()
         self.said = list(said)
 
-    def read(self, channels: Sequence[str], position: str | None) -> Batch:
+    def read(
+        self, channels: Sequence[str], position: str | None, **_kw: object
+    ) -> Batch:
         said, self.said = tuple(self.said), []
         return Batch(messages=said, position=f"p{len(said)}")
 

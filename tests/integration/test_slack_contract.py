@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -228,6 +230,23 @@ def test_a_first_read_starts_from_now(
     assert batch.messages == ()
     assert json.loads(batch.position or "")[channel.id] == channel.messages[-1]["ts"]
     assert [c.params["limit"] for c in contract.calls("conversations.history")] == ["1"]
+
+
+def test_a_first_read_after_opening_returns_what_was_said_since(
+    contract: ChatContract, make: Callable[..., SlackClient]
+) -> None:
+    channel = contract.slack.add_channel("inc-1")
+    old = f"{time.time() - 3600:.6f}"  # an hour before MIMDesk opened it
+    channel.messages.append(
+        {"type": "message", "user": ALICE, "text": "old", "ts": old}
+    )
+    opened = datetime.now(UTC)
+    early = contract.slack.say(channel, "on the bridge already", user=BOB)
+
+    batch = make().read([channel.id], None, since=opened)
+
+    assert [m.text for m in batch.messages] == ["on the bridge already"]
+    assert json.loads(batch.position or "")[channel.id] == early
 
 
 def test_new_messages_come_back_oldest_first_across_pages(

@@ -452,9 +452,10 @@ def test_c22_after_a_relogin_the_marker_finds_the_message(
     ]
 
 
-def test_a_message_without_a_transaction_id_is_refused() -> None:
+def test_a_message_without_a_transaction_id_is_refused_for_good() -> None:
     matrix = MatrixClient("http://127.0.0.1:9")
-    with pytest.raises(ValueError, match="transaction id"):
+    # Permanent: the sender stops the row and says why, instead of retrying.
+    with pytest.raises(Permanent, match="transaction id"):
         matrix.post("!r", OutMessage("text"))
     matrix.close()
 

@@ -370,7 +370,7 @@ def test_c18_no_attempt_after_the_first_auth_error(
 
 
 class _Channels:
-    """The two store reads a ChatPoller makes before it calls the platform."""
+    """The store reads a ChatPoller makes before it calls the platform."""
 
     def __init__(self, channel: str) -> None:
         self.channel = channel
@@ -379,6 +379,9 @@ class _Channels:
         return {self.channel: "INC-0042"}
 
     def chat_position(self, platform: str) -> str | None:
+        return None
+
+    def chat_opened(self, platform: str) -> None:
         return None
 
 

@@ -100,7 +100,9 @@ class Platform:
         hit = [a for a in self.arrived if a[1] == txn_id]
         return f"$event-{txn_id}" if hit else None
 
-    def read(self, channels: Sequence[str], position: str | None) -> Batch:
+    def read(
+        self, channels: Sequence[str], position: str | None, **_kw: object
+    ) -> Batch:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -405,6 +407,27 @@ def test_people_asked_to_join_are_invited_once_the_channel_exists(
     assert platform.invited == ["@ana:localhost", "@cy:localhost"]
 
 
+def test_a_webhook_skips_invites_and_still_posts(
+    store: Store, incident: str, sender: OutboxSender, platform: Platform,
+) -> None:  # fmt: skip
+    platform.can_create = False  # a webhook: one fixed destination, no invites
+    store.open_chat(
+        incident, ["matrix"], actor="d",
+        invites={"matrix": [Invite("ana", "@ana:localhost")]},
+    ).result()  # fmt: skip
+    store.post_chat(incident, "Payments degraded", ["matrix"], actor="d").result()
+    sender.run_once()
+
+    assert texts(platform) == ["Payments degraded"]
+    assert platform.invited == []
+    invite = next(
+        i for i in store.outbox_items(include_done=True) if i.kind.value == "invite"
+    )
+    assert invite.state is State.CANCELLED
+    assert "cannot invite @ana:localhost" in invite.last_error
+    assert store.outbox_waiting().needs_operator == 0
+
+
 # --- reading back ------------------------------------------------------------------
 
 
@@ -498,7 +521,9 @@ def test_the_reader_stops_after_an_auth_failure(
     calls: list[int] = []
 
     class Revoked(Platform):
-        def read(self, channels: Sequence[str], position: str | None) -> Batch:
+        def read(
+            self, channels: Sequence[str], position: str | None, **_kw: object
+        ) -> Batch:
             calls.append(1)
             raise AuthFailed("M_UNKNOWN_TOKEN: needs re-authentication")
 
