@@ -345,10 +345,7 @@ def chat_notices(setup: ChatSetup) -> list[tuple[str, str]]:
     from mimdesk.secrets import env_name
 
     notices: list[tuple[str, str]] = []
-    problems = list(setup.problems)
     if setup.keyring:
-        # One banner says it: not one more per secret that could not be looked up.
-        problems = [p for p in problems if not p.startswith("no system keyring")]
         notices.append(
             (
                 "warning",
@@ -357,7 +354,7 @@ def chat_notices(setup: ChatSetup) -> list[tuple[str, str]]:
                 f"or {env_name('slack.token')}); none is written to a file.",
             )
         )
-    notices += [("warning", problem) for problem in problems]
+    notices += [("warning", problem) for problem in setup.problems]
     return notices
 
 

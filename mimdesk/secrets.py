@@ -33,7 +33,7 @@ def get_secret(key: str) -> tuple[str | None, str]:
     try:
         return keyring.get_password(SERVICE, key), ""
     except keyring.errors.KeyringError as exc:
-        log.warning("no usable system keyring (%s); secrets not persisted", exc)
+        log.debug("no usable system keyring for %s: %s", key, exc)
         return None, (
             f"no system keyring ({type(exc).__name__}): secrets cannot be stored; "
             f"set {env_name(key)} for this run"

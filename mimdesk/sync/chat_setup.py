@@ -33,10 +33,11 @@ class ChatSetup:
     readable: set[str] = field(default_factory=set)
 
 
-def _secret(key: str, problems: list[str]) -> str | None:
+def _secret(key: str, setup: ChatSetup) -> str | None:
     value, problem = get_secret(key)
-    if problem and problem not in problems:
-        problems.append(problem)
+    # Without a keyring, one banner (setup.keyring) says it for every secret.
+    if problem and not setup.keyring and problem not in setup.problems:
+        setup.problems.append(problem)
     return value
 
 
@@ -74,8 +75,8 @@ def _matrix(
 ) -> None:
     if not chat.matrix_url:
         return
-    token = _secret("matrix.token", setup.problems)
-    password = None if token else _secret("matrix.password", setup.problems)
+    token = _secret("matrix.token", setup)
+    password = None if token else _secret("matrix.password", setup)
     if not token and not (password and chat.matrix_user):
         setup.problems.append(
             "Matrix is set up without credentials: store an access token under "
@@ -126,8 +127,8 @@ def _matrix(
 
 
 def _slack(chat: ChatSettings, setup: ChatSetup) -> None:
-    token = _secret("slack.token", setup.problems)
-    webhook = None if token else _secret("slack.webhook", setup.problems)
+    token = _secret("slack.token", setup)
+    webhook = None if token else _secret("slack.webhook", setup)
     if not token and not webhook:
         return
     api_url, ca = chat.slack_api_url or SLACK_API, chat.slack_ca_file
@@ -150,7 +151,7 @@ def _slack(chat: ChatSettings, setup: ChatSetup) -> None:
 
 
 def _teams(chat: ChatSettings, setup: ChatSetup) -> None:
-    webhook = _secret("teams.webhook", setup.problems)
+    webhook = _secret("teams.webhook", setup)
     if not webhook:
         return
     from mimdesk.connectors.errors import ConnectorError

@@ -190,6 +190,8 @@ class OutboxSender:
         return self._post(platform, channel, item), None
 
     def _post(self, platform: ChatPlatform, channel: str, item: Item) -> str:
+        # FIXME(chat): rows hold plain text only; a rich form (Matrix HTML)
+        # needs the post event to carry it, as stakeholder templates will.
         text = str(item.payload["text"])
         ref = f"{item.incident_id} outbox #{item.id}"
         parts = split_text(text, platform.limits.max_text, max_parts=MAX_PARTS, ref=ref)
