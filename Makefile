@@ -27,6 +27,7 @@ bench: system-deps $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/wall.py --soak 2000
 	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/idle.py --seconds 60
 	$(BIN)/python bench/sync.py
+	$(BIN)/python bench/outbox.py
 
 system-deps:
 	@EXTRA_DEBS="$(EXTRA_DEBS)" scripts/system-deps.sh

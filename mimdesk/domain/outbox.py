@@ -185,12 +185,3 @@ class Waiting:
 
     def age(self, now: datetime) -> timedelta | None:
         return now - self.oldest if self.oldest else None
-
-
-def waiting(items: list[Item]) -> Waiting:
-    open_items = [i for i in items if i.state not in FINAL]
-    return Waiting(
-        queued=len(open_items),
-        oldest=min((i.created_at for i in open_items), default=None),
-        needs_operator=sum(1 for i in open_items if i.state in BLOCKING),
-    )

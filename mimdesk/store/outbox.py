@@ -15,7 +15,15 @@ from typing import Any
 
 from mimdesk.domain import events as ev
 from mimdesk.domain.errors import DomainError
-from mimdesk.domain.outbox import Item, Kind, Outcome, State, backoff
+from mimdesk.domain.outbox import (
+    BLOCKING,
+    Item,
+    Kind,
+    Outcome,
+    State,
+    Waiting,
+    backoff,
+)
 from mimdesk.domain.times import parse_utc, utc_iso
 
 COLUMNS = (
@@ -123,13 +131,34 @@ def _messages(event: ev.JournalEvent) -> list[tuple[str, Kind, dict[str, Any]]]:
     return []
 
 
+UNFINISHED = "state NOT IN ('delivered', 'cancelled')"
+
+
 def open_items(conn: sqlite3.Connection) -> list[Item]:
     """Every row not delivered or cancelled, oldest first."""
+    rows = conn.execute(f"SELECT {COLUMNS} FROM outbox WHERE {UNFINISHED} ORDER BY id")
+    return [_item(row) for row in rows]
+
+
+def head_items(conn: sqlite3.Connection) -> list[Item]:
+    """The first unfinished row of each destination, oldest first: what the
+    sender looks at before each attempt, without reading the whole queue."""
     rows = conn.execute(
-        f"SELECT {COLUMNS} FROM outbox WHERE state NOT IN ('delivered', 'cancelled')"
-        " ORDER BY id"
+        f"SELECT {COLUMNS} FROM outbox WHERE id IN (SELECT min(id) FROM outbox"
+        f" WHERE {UNFINISHED} GROUP BY platform, incident_id) ORDER BY id"
     )
     return [_item(row) for row in rows]
+
+
+def waiting_counts(conn: sqlite3.Connection) -> Waiting:
+    """How many rows wait, since when, and how many need the operator."""
+    blocking = ", ".join(f"'{s.value}'" for s in BLOCKING)
+    row = conn.execute(
+        f"SELECT count(*), min(created_at), coalesce(sum(state IN ({blocking})), 0)"
+        f" FROM outbox WHERE {UNFINISHED}"
+    ).fetchone()
+    oldest = parse_utc(row[1]) if row[1] else None
+    return Waiting(queued=int(row[0]), oldest=oldest, needs_operator=int(row[2]))
 
 
 def items(

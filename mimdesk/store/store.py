@@ -23,7 +23,7 @@ from mimdesk.domain.errors import DomainError
 from mimdesk.domain.events import JournalEvent, NewEvent
 from mimdesk.domain.incident import Incident
 from mimdesk.domain.lifecycle import Status
-from mimdesk.domain.outbox import Item, Kind, Outcome, Waiting, waiting
+from mimdesk.domain.outbox import Item, Kind, Outcome, Waiting
 from mimdesk.domain.roster import Roster
 from mimdesk.domain.times import utc_iso
 from mimdesk.store import alerts as alert_store
@@ -473,8 +473,12 @@ class Store:
     def outbox_attempts(self, item_id: int) -> list[tuple[str, str, str]]:
         return outbox_store.attempts(self._reader(), item_id)
 
+    def outbox_heads(self) -> list[Item]:
+        """The first unfinished row of each destination (see outbox.heads)."""
+        return self._alert_read(outbox_store.head_items, [])
+
     def outbox_waiting(self) -> Waiting:
-        return waiting(self.outbox_open())
+        return self._alert_read(outbox_store.waiting_counts, Waiting())
 
     def _outbox_decision(self, item_id: int, action: str, actor: str) -> Future[Item]:
         """Retry or cancel a row, and say so in its incident's timeline."""

@@ -106,7 +106,7 @@ class OutboxSender:
     def run_once(self) -> float:
         """Attempt every row that is due now; seconds until the next one is."""
         while not self._stop.is_set():
-            items = self._store.outbox_open()
+            items = self._store.outbox_heads()
             blocked = self._health.needs_auth() | self._unconfigured(items)
             due = model.due(items, self._clock(), blocked)
             if not due:

@@ -270,6 +270,10 @@ def test_a_permanent_failure_stops_its_destination_until_the_operator_acts(
     assert failed.state is State.FAILED
     assert waiting.state is State.QUEUED
     assert "mimdesk outbox retry" in failed.advice()
+    assert store.outbox_heads() == [failed]  # "second" waits behind it
+    counts = store.outbox_waiting()
+    assert (counts.queued, counts.needs_operator) == (2, 1)
+    assert counts.oldest == failed.created_at
     store.outbox_retry(failed.id, actor="dana").result()
     sender.run_once()
     assert texts(platform) == ["elsewhere", "first", "second"]
