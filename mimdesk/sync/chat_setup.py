@@ -63,8 +63,9 @@ def chat_setup(
             f"{'is' if len(missing) == 1 else 'are'} not set up (see the README, "
             "'Chat')"
         )
-    for problem in setup.problems:
-        log.warning("%s", problem)
+    for problem in [setup.keyring, *setup.problems]:
+        if problem:
+            log.warning("%s", problem)
     return setup
 
 
