@@ -20,6 +20,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import tzlocal
 
+from mimdesk.domain.audiences import (
+    AudienceError,
+    Audiences,
+    audiences_from_mapping,
+)
+from mimdesk.domain.audiences import locate as locate_audience
 from mimdesk.domain.catalogue import (
     Catalogue,
     CatalogueError,
@@ -97,6 +103,13 @@ class ChatSettings:
     teams_ca_file: Path | None = None
     # Platforms an incident's channel is opened on by default, in order.
     platforms: tuple[str, ...] = ()
+    # [smtp]: email for stakeholder updates (password: "smtp.password").
+    smtp_host: str = ""
+    smtp_port: int | None = None
+    smtp_security: str = "starttls"
+    smtp_user: str = ""
+    smtp_from: str = ""
+    smtp_ca_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +123,8 @@ class Settings:
     catalogue: Path | None = None
     directory: Path | None = None
     roles: Path | None = None
+    # Who receives stakeholder updates, and how (see resources/audiences/).
+    audiences: Path | None = None
     # Regulations whose report clocks run for major incidents ("dora", "nis2"...).
     regulations: tuple[str, ...] = ()
     prometheus: PrometheusSettings = field(default_factory=PrometheusSettings)
@@ -182,7 +197,7 @@ def _settings_from(data: dict[str, Any], path: Path) -> Loaded:
             values["operator"] = operator.strip()
         else:
             problem("operator", f"must be a non-empty name, not {operator!r}")
-    for key in ("catalogue", "roles", "directory"):
+    for key in ("catalogue", "roles", "directory", "audiences"):
         value = data.pop(key, None)
         if value is None:
             continue
@@ -378,7 +393,9 @@ _CHAT_KEYS: dict[str, tuple[str, ...]] = {
     "slack": ("api_url", "ca_file", "history_seconds"),
     "teams": ("ca_file",),
     "chat": ("platforms",),
+    "smtp": ("host", "port", "security", "user", "from", "ca_file"),
 }
+SMTP_SECURITY = ("starttls", "ssl", "none")
 
 
 def _chat(data: dict[str, Any], path: Path, problems: list[str]) -> ChatSettings | None:
@@ -415,6 +432,18 @@ def _chat_value(
             problems.append(
                 f"{where} must be a list of {', '.join(CHAT_PLATFORMS)}, not {value!r}"
             )
+    elif key == "port":
+        if _whole(value) and 0 < value < 65536:  # type: ignore[operator]
+            values["smtp_port"] = value
+        else:
+            problems.append(f"{where} must be a port number, not {value!r}")
+    elif key == "security":
+        if value in SMTP_SECURITY:
+            values["smtp_security"] = value
+        else:
+            problems.append(
+                f"{where} must be one of {', '.join(SMTP_SECURITY)}, not {value!r}"
+            )
     elif key == "history_seconds":
         if _number(value) and 1 <= value <= 3600:  # type: ignore[operator]
             values["slack_history_seconds"] = float(value)  # type: ignore[arg-type]
@@ -434,7 +463,8 @@ def chat_from_environment(
     chat: ChatSettings, environ: Mapping[str, str] | None = None
 ) -> tuple[ChatSettings, tuple[str, ...]]:
     """The chat settings with MIMDESK_MATRIX_URL, MIMDESK_MATRIX_USER,
-    MIMDESK_SLACK_API_URL and MIMDESK_CHAT_PLATFORMS applied (kiosks, scripts)."""
+    MIMDESK_SLACK_API_URL, MIMDESK_CHAT_PLATFORMS and MIMDESK_SMTP_HOST, _PORT,
+    _SECURITY, _USER, _FROM applied (kiosks, scripts)."""
     env = os.environ if environ is None else environ
     problems: list[str] = []
     values: dict[str, Any] = {}
@@ -447,9 +477,26 @@ def chat_from_environment(
             problems.append(f"{var} {URL_RULE}, not {without_credentials(text)!r}")
         elif text:
             values[key] = text
-    user = env.get("MIMDESK_MATRIX_USER", "").strip()
-    if user:
-        values["matrix_user"] = user
+    for var, key in (
+        ("MIMDESK_MATRIX_USER", "matrix_user"),
+        ("MIMDESK_SMTP_HOST", "smtp_host"),
+        ("MIMDESK_SMTP_USER", "smtp_user"),
+        ("MIMDESK_SMTP_FROM", "smtp_from"),
+    ):
+        if text := env.get(var, "").strip():
+            values[key] = text
+    port = env.get("MIMDESK_SMTP_PORT", "").strip()
+    if port.isdigit() and 0 < int(port) < 65536:
+        values["smtp_port"] = int(port)
+    elif port:
+        problems.append(f"MIMDESK_SMTP_PORT must be a port number, not {port!r}")
+    security = env.get("MIMDESK_SMTP_SECURITY", "").strip().lower()
+    if security in SMTP_SECURITY:
+        values["smtp_security"] = security
+    elif security:
+        problems.append(
+            f"MIMDESK_SMTP_SECURITY must be one of {', '.join(SMTP_SECURITY)}"
+        )
     listed = env.get("MIMDESK_CHAT_PLATFORMS", "").strip()
     if listed:
         chosen = [p.strip().lower() for p in listed.split(",") if p.strip()]
@@ -519,3 +566,32 @@ def people_directory(settings: Settings, *, demo: bool) -> tuple[Directory, str]
     if path is None and demo:
         path = resource("directory", "sample.toml")
     return load_directory(path) if path is not None else (Directory(), "")
+
+
+def load_audiences(path: Path) -> tuple[Audiences, str]:
+    """The audiences of stakeholder updates from TOML, or none and why."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        found = audiences_from_mapping(tomllib.loads(text))
+    except FileNotFoundError:
+        problem = f"{path}: audiences file not found"
+    except AudienceError as exc:
+        line = locate_audience(text, exc)
+        problem = f"{path}:{line}: {exc}" if line else f"{path}: {exc}"
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+        problem = f"{path}: {exc}"
+    else:
+        if found.templates:
+            templates = (path.parent / Path(found.templates).expanduser()).resolve()
+            found = replace(found, templates=str(templates))
+        return found, ""
+    log.warning("%s; no stakeholder audiences", problem)
+    return Audiences(), problem
+
+
+def stakeholder_audiences(settings: Settings, *, demo: bool) -> tuple[Audiences, str]:
+    """Who receives updates: the settings' file, else the DEMO sample."""
+    path = settings.audiences
+    if path is None and demo:
+        path = resource("audiences", "sample.toml")
+    return load_audiences(path) if path is not None else (Audiences(), "")

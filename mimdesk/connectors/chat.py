@@ -67,6 +67,9 @@ class OutMessage:
     rich: str | None = None
     # Chosen once when the outbox row is written, reused on every attempt.
     txn_id: str = ""
+    # Email only: the recipients and the subject line.
+    to: tuple[str, ...] = ()
+    subject: str = ""
 
 
 @dataclass(frozen=True)

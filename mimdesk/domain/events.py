@@ -24,6 +24,8 @@ SEVERITY_CHANGED = "incident.severity_changed"
 TITLE_CHANGED = "incident.title_changed"
 
 UPDATE_SENT = "incident.update_sent"
+UPDATE_DRAFTED = "incident.update_drafted"
+UPDATE_APPROVED = "incident.update_approved"
 REPORT_SENT = "incident.report_sent"
 BRIDGE_SET = "incident.bridge_set"
 IMPACT_STARTED = "incident.impact_started"
@@ -52,6 +54,7 @@ KINDS = frozenset(
         ROSTER_REQUESTED, ROSTER_ACKNOWLEDGED, ROSTER_JOINED, ROSTER_LEFT,
         ROSTER_ROLE_ASSIGNED, ALERTS_ATTACHED, ALERT_CHANGED, CHAT_OPENED,
         CHAT_POSTED, CHAT_RECEIVED, CHAT_MEMBERSHIP, CHAT_PINNED, OUTBOX_CHANGED,
+        UPDATE_DRAFTED, UPDATE_APPROVED,
     }
 )  # fmt: skip
 

@@ -545,13 +545,14 @@ def describe(event: ev.JournalEvent) -> str:
         return f"severity SEV{p['from']} \u2192 SEV{p['to']}"
     if event.kind == ev.TITLE_CHANGED:
         return f"title changed to \u201c{p['to']}\u201d"
-    from mimdesk.domain import chat  # chat builds on the incident model
+    from mimdesk.domain import chat, stakeholder  # both build on the incident model
 
     return (
         _describe_roster(event)
         or _describe_clock(event)
         or _describe_alerts(event)
         or chat.describe(event)
+        or stakeholder.describe(event)
         or event.kind
     )
 

@@ -45,6 +45,7 @@ class Kind(StrEnum):
     INVITE = "invite"  # payload: user, person
     POST = "post"  # payload: text, rich
     TOPIC = "topic"  # payload: topic
+    EMAIL = "email"  # payload: to, subject, text, audience
 
 
 class Outcome(StrEnum):
@@ -85,10 +86,13 @@ class Item:
     remote_id: str = ""
     delivered_at: datetime | None = None
     event_id: str = ""  # the journal event that caused it
+    # An audience with a destination of its own ("" for the incident channel):
+    # rows of different lanes never wait behind each other.
+    lane: str = ""
 
     @property
     def destination(self) -> str:
-        return destination(self.platform, self.incident_id)
+        return destination(self.platform, self.incident_id, self.lane)
 
     def describe(self) -> str:
         """One line for lists: what it is, without secrets (there are none here)."""
@@ -97,6 +101,9 @@ class Item:
             what = text if len(text) <= 60 else text[:59] + "…"
         elif self.kind is Kind.INVITE:
             what = f"invite {self.payload.get('user', '?')}"
+        elif self.kind is Kind.EMAIL:
+            to = ", ".join(self.payload.get("to", ()))
+            what = f"email to {to}: {self.payload.get('subject', '')}"
         elif self.kind is Kind.CREATE_CHANNEL:
             what = f"open channel {self.payload.get('title', '')}"
         else:
@@ -120,8 +127,9 @@ class Item:
         return ""
 
 
-def destination(platform: str, incident_id: str) -> str:
-    return f"{platform}:{incident_id}"
+def destination(platform: str, incident_id: str, lane: str = "") -> str:
+    where = f"{platform}:{incident_id}"
+    return f"{where}:{lane}" if lane else where
 
 
 def check_retry(item: Item) -> None:

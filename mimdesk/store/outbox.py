@@ -28,7 +28,7 @@ from mimdesk.domain.times import parse_utc, utc_iso
 
 COLUMNS = (
     "id, created_at, incident_id, platform, kind, payload, txn_id, state, "
-    "attempts, next_attempt_at, last_error, remote_id, delivered_at, event_id"
+    "attempts, next_attempt_at, last_error, remote_id, delivered_at, event_id, lane"
 )
 
 
@@ -48,6 +48,7 @@ def _item(row: tuple[Any, ...]) -> Item:
         remote_id=row[11],
         delivered_at=parse_utc(row[12]) if row[12] else None,
         event_id=row[13],
+        lane=row[14],
     )
 
 
@@ -66,10 +67,11 @@ def enqueue(
     event_id: str,
     seat: str,
     now: datetime,
+    lane: str = "",
 ) -> int:
     cursor = conn.execute(
         "INSERT INTO outbox (created_at, incident_id, platform, kind, payload, txn_id,"
-        " state, event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        " state, event_id, lane) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             utc_iso(now),
             incident_id,
@@ -79,6 +81,7 @@ def enqueue(
             new_txn_id(seat),
             State.QUEUED.value,
             event_id,
+            lane,
         ),
     )
     assert cursor.lastrowid is not None
@@ -91,7 +94,7 @@ def rows_for(
     """The outbox rows that recorded events cause, written beside them."""
     ids: list[int] = []
     for event in written:
-        for platform, kind, payload in _messages(event):
+        for platform, kind, payload, lane in _messages(event):
             ids.append(
                 enqueue(
                     conn,
@@ -102,33 +105,57 @@ def rows_for(
                     event_id=event.id,
                     seat=seat,
                     now=event.recorded_at,
+                    lane=lane,
                 )
             )
     return ids
 
 
-def _messages(event: ev.JournalEvent) -> list[tuple[str, Kind, dict[str, Any]]]:
+Message = tuple[str, Kind, dict[str, Any], str]  # platform, kind, payload, lane
+
+
+def _messages(event: ev.JournalEvent) -> list[Message]:
     p = event.payload
     if event.kind == ev.CHAT_OPENED:
-        out: list[tuple[str, Kind, dict[str, Any]]] = []
+        out: list[Message] = []
         for platform in p["platforms"]:
             out.append(
                 (
                     platform,
                     Kind.CREATE_CHANNEL,
                     {"title": p["title"], "topic": p["topic"]},
+                    "",
                 )
             )
             out += [
-                (platform, Kind.INVITE, dict(invite))
+                (platform, Kind.INVITE, dict(invite), "")
                 for invite in p["invites"].get(platform, ())
             ]
         return out
     if event.kind == ev.CHAT_POSTED:
         return [
-            (platform, Kind.POST, {"text": p["text"]}) for platform in p["platforms"]
+            (platform, Kind.POST, {"text": p["text"]}, "")
+            for platform in p["platforms"]
         ]
+    if event.kind == ev.UPDATE_SENT:
+        return [_delivery(d) for d in p.get("deliveries") or ()]
     return []
+
+
+def _delivery(d: Mapping[str, Any]) -> Message:
+    """One audience's copy of a stakeholder update (see domain.updates). A
+    destination of the audience's own (an address, a channel of its own) is
+    its own lane: it waits for no other audience."""
+    audience = str(d["audience"])
+    if d["platform"] == "email":
+        payload = {"to": list(d["to"]), "subject": d["subject"], "text": d["text"],
+                   "audience": audience}  # fmt: skip
+        return "email", Kind.EMAIL, payload, audience
+    payload = {"text": d["text"], "audience": audience}
+    if not d.get("channel"):
+        return str(d["platform"]), Kind.POST, payload, ""
+    payload["channel"] = str(d["channel"])
+    return str(d["platform"]), Kind.POST, payload, audience
 
 
 UNFINISHED = "state NOT IN ('delivered', 'cancelled')"
@@ -145,7 +172,7 @@ def head_items(conn: sqlite3.Connection) -> list[Item]:
     sender looks at before each attempt, without reading the whole queue."""
     rows = conn.execute(
         f"SELECT {COLUMNS} FROM outbox WHERE id IN (SELECT min(id) FROM outbox"
-        f" WHERE {UNFINISHED} GROUP BY platform, incident_id) ORDER BY id"
+        f" WHERE {UNFINISHED} GROUP BY platform, incident_id, lane) ORDER BY id"
     )
     return [_item(row) for row in rows]
 

@@ -11,9 +11,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from mimdesk.domain import alert_links
+from mimdesk.domain import alert_links, stakeholder
 from mimdesk.domain import chat as chat_model
 from mimdesk.domain import events as ev
 from mimdesk.domain import incident as model
@@ -436,6 +436,73 @@ class Store:
                 chat_model.post(state, text, platforms, now=now, actor=actor)
             ],
         )
+
+    def send_update(
+        self,
+        incident_id: str,
+        *,
+        update_type: str,
+        copies: Sequence[Mapping[str, str]],
+        deliveries: Sequence[Mapping[str, Any]],
+        actor: str,
+        draft: bool = False,
+    ) -> Future[list[JournalEvent]]:
+        """Record a stakeholder update and queue every copy (or, with `draft`,
+        record it for approval). A copy for an incident channel not opened on
+        its platform is left out and said so in the event, rather than queued
+        where it would stop that channel's messages."""
+
+        def decide(
+            conn: sqlite3.Connection, state: Incident, now: datetime
+        ) -> list[NewEvent]:
+            opened = outbox_store.requested_platforms(conn, state.id)
+            kept, skipped = [], []
+            for d in deliveries:
+                incident_channel = d["platform"] != "email" and not d.get("channel")
+                if incident_channel and d["platform"] not in opened:
+                    why = "the incident has no channel there"
+                    skipped.append(
+                        {"audience": d["audience"], "platform": d["platform"],
+                         "why": why}
+                    )  # fmt: skip
+                else:
+                    kept.append(d)
+            make = stakeholder.draft if draft else stakeholder.send
+            return [
+                make(
+                    state,
+                    update_type=update_type,
+                    copies=copies,
+                    deliveries=kept,
+                    skipped=skipped,
+                    now=now,
+                    actor=actor,
+                )
+            ]
+
+        return self._chat_command(incident_id, decide)
+
+    def approve_update(
+        self, incident_id: str, draft_id: str, *, actor: str
+    ) -> Future[list[JournalEvent]]:
+        """Approve a drafted update (someone other than its author): sent now."""
+
+        def decide(
+            conn: sqlite3.Connection, state: Incident, now: datetime
+        ) -> list[NewEvent]:
+            pending = stakeholder.pending_drafts(journal.iter_events(conn, state.id))
+            found = [
+                e for e in pending if e.id == draft_id or e.id.startswith(draft_id)
+            ]
+            if len(found) != 1:
+                raise DomainError(
+                    f"no update draft {draft_id} awaiting approval in {state.id}"
+                    if not found
+                    else f"{draft_id} matches several drafts; give more of the id"
+                )
+            return stakeholder.approve(state, found[0], now=now, actor=actor)
+
+        return self._chat_command(incident_id, decide)
 
     def pin_chat(
         self, incident_id: str, event_id: str, *, actor: str, unpin: bool = False

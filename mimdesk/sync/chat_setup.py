@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 SLACK_API = "https://slack.com/api"
 SECRETS = ("matrix.token", "matrix.password", "slack.token", "slack.webhook",
-           "teams.webhook")  # fmt: skip
+           "teams.webhook", "smtp.password")  # fmt: skip
 
 
 @dataclass
@@ -54,7 +54,9 @@ def chat_setup(
     _matrix(chat, setup, device)
     _slack(chat, setup)
     _teams(chat, setup)
-    wanted = chat.platforms or tuple(setup.factories)
+    _email(chat, setup)
+    # Email is for stakeholder updates, not a place to open incident channels.
+    wanted = chat.platforms or tuple(p for p in setup.factories if p != "email")
     setup.default_platforms = tuple(p for p in wanted if p in setup.factories)
     missing = [p for p in chat.platforms if p not in setup.factories]
     if missing:
@@ -168,3 +170,33 @@ def _teams(chat: ChatSettings, setup: ChatSetup) -> None:
         return TeamsWebhook(webhook, ca_file=str(ca) if ca else None)
 
     setup.factories["teams"] = make
+
+
+def _email(chat: ChatSettings, setup: ChatSetup) -> None:
+    if not chat.smtp_host:
+        return
+    if not chat.smtp_from:
+        setup.problems.append(
+            "[smtp] host is set without a sender address: add [smtp] from "
+            "(or MIMDESK_SMTP_FROM)"
+        )
+        return
+    password = _secret("smtp.password", setup) if chat.smtp_user else None
+    if chat.smtp_user and not password:
+        setup.problems.append(
+            f"[smtp] user {chat.smtp_user} has no password: store it under "
+            f"'smtp.password' (or set {env_name('smtp.password')})"
+        )
+        return
+    host, port, security = chat.smtp_host, chat.smtp_port, chat.smtp_security
+    user, sender, ca = chat.smtp_user or None, chat.smtp_from, chat.smtp_ca_file
+
+    def make() -> ChatPlatform:
+        from mimdesk.connectors.email import SmtpMailer
+
+        return SmtpMailer(
+            host, sender=sender, port=port, security=security, user=user,
+            password=password, ca_file=str(ca) if ca else None,
+        )  # fmt: skip
+
+    setup.factories["email"] = make

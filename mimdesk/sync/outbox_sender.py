@@ -170,7 +170,16 @@ class OutboxSender:
                 item.incident_id, str(p["title"]), str(p["topic"])
             )
             return created, created
-        channel = self._store.chat_channel(item.incident_id, item.platform)
+        if item.kind is Kind.EMAIL:
+            message = OutMessage(
+                str(p["text"]), txn_id=item.txn_id, to=tuple(p["to"]),
+                subject=str(p["subject"]),
+            )  # fmt: skip
+            return platform.post("email", message).remote_id, None
+        # An audience's own channel, else the incident's.
+        channel = str(p.get("channel") or "") or self._store.chat_channel(
+            item.incident_id, item.platform
+        )
         if channel is None:
             raise _NoChannel(
                 f"{item.incident_id} has no {item.platform} channel (its opening "

@@ -80,7 +80,8 @@ class PostDialog(QDialog):
         )
         self.text.setTabChangesFocus(True)
         self.text.setMinimumHeight(140)
-        self.boxes = {p: QCheckBox(platform_name(p)) for p in platforms}
+        chat = [p for p in platforms if p in chat_model.PLATFORMS]  # not email
+        self.boxes = {p: QCheckBox(platform_name(p)) for p in chat}
         for platform, box in self.boxes.items():
             box.setChecked(platform in default_platforms)
         self.problem = QLabel()

@@ -20,9 +20,10 @@ from mimdesk.ui.theme import Theme, pill
 log = logging.getLogger(__name__)
 
 OUTBOX_POLL_MS = 2000
-NAMES = {"matrix": "Matrix", "slack": "Slack", "teams": "Teams"}
+NAMES = {"matrix": "Matrix", "slack": "Slack", "teams": "Teams", "email": "Email"}
 # The secret a platform's client is made with, to say which one to renew.
-SECRET = {"matrix": "matrix.token", "slack": "slack.token", "teams": "teams.webhook"}
+SECRET = {"matrix": "matrix.token", "slack": "slack.token", "teams": "teams.webhook",
+          "email": "smtp.password"}  # fmt: skip
 # Past this age the time alone is ambiguous: the date is shown too.
 SAME_DAY = timedelta(hours=20)
 

@@ -1,0 +1,325 @@
+"""Stakeholder updates: each audience's text, rendered from a template.
+
+Templates are Jinja2, rendered in a sandbox: a template sees plain values (text,
+numbers, lists, dicts) and nothing of Python's internals, and one that tries
+to loop or allocate without bound is stopped with a message instead of
+hanging the console. A template's first line is `Subject: ...`; the rest is the
+body. Lookup order, first found wins: the operator's folder, then the bundled
+one (resources/templates/updates); in each, `<audience>.<type>.txt`, then
+`<type>.txt`.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError, nodes
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from mimdesk.domain.audiences import UPDATE_TYPES, Audience
+from mimdesk.domain.errors import DomainError
+from mimdesk.domain.incident import Incident
+from mimdesk.domain.lifecycle import Status
+from mimdesk.domain.severity import SeverityScale
+from mimdesk.domain.times import format_duration, format_instant
+from mimdesk.resources import resource
+
+MAX_OUTPUT = 20_000  # characters of one rendered update
+MAX_TEMPLATE = 20_000  # characters of one template
+MAX_SECONDS = 1.0
+MAX_RANGE = 1_000
+MAX_LOOP_DEPTH = 2
+MAX_NUMBER = 100_000  # largest number a template may multiply, pad or repeat by
+
+
+# Every key a template may test, present even when nothing is known, so that
+# `{% if impact.customers_affected %}` works and a misspelt name still fails.
+NO_IMPACT: Mapping[str, Any] = {
+    "business_services": [],
+    "customers_affected": None,
+    "revenue_per_hour": None,
+    "running_cost": None,
+    "currency": "",
+}
+
+
+class TemplateProblem(DomainError):
+    """A template that cannot be rendered, and why, for the operator."""
+
+
+def update_type_for(incident: Incident) -> str:
+    """The update type an incident's status suggests."""
+    if incident.status in (Status.RESOLVED, Status.CLOSED):
+        return "resolved"
+    if incident.status is Status.MITIGATED:
+        return "mitigated"
+    return "update" if incident.update_count else "initial"
+
+
+# --- the sandbox -------------------------------------------------------------------
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """No access to internals (the sandbox), nothing mutable, and no way to
+    make a number, a string or a loop large enough to stall the console."""
+
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            raise SecurityError("'**' is not allowed in update templates")
+        for value in (left, right):
+            if isinstance(value, int | float) and abs(value) > MAX_NUMBER:
+                raise SecurityError(f"{value} is too large a number here")
+            if operator == "%" and isinstance(value, str) and _wide(value):
+                raise SecurityError("a format that wide is not allowed")
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        for value in (*args, *kwargs.values()):
+            if isinstance(value, int) and abs(value) > MAX_NUMBER:
+                raise SecurityError(f"{value} is too large a number here")
+            if isinstance(value, str) and _wide(value):
+                raise SecurityError("a format that wide is not allowed")
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, str) and attribute.startswith("format") and _wide(obj):
+            raise SecurityError("a format that wide is not allowed")
+        return super().getattr(obj, attribute)
+
+
+def _wide(text: str) -> bool:
+    """A format string asking for a huge width or precision ('{:>99999999}')."""
+    run = 0
+    for char in text:
+        run = run + 1 if char.isdigit() else 0
+        if run > 5:
+            return True
+    return False
+
+
+def _capped_range(*args: int) -> range:
+    made = range(*args)
+    if len(made) > MAX_RANGE:
+        raise SecurityError(f"range() of more than {MAX_RANGE} items")
+    return made
+
+
+def _environment() -> _Sandbox:
+    env = _Sandbox(
+        undefined=StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    env.globals = {"range": _capped_range}
+    return env
+
+
+def _check_shape(env: _Sandbox, source: str, name: str) -> None:
+    """Refuse what could run without bound before running anything."""
+    if len(source) > MAX_TEMPLATE:
+        raise TemplateProblem(f"{name}: longer than {MAX_TEMPLATE} characters")
+    tree = env.parse(source)
+    for node in tree.find_all((nodes.Macro, nodes.CallBlock)):
+        raise TemplateProblem(
+            f"{name} line {node.lineno}: macros are not allowed in update templates"
+        )
+    for node in tree.find_all(nodes.For):
+        depth = _depth(tree, node)
+        if depth > MAX_LOOP_DEPTH:
+            raise TemplateProblem(
+                f"{name} line {node.lineno}: loops nested {depth} deep; at most "
+                f"{MAX_LOOP_DEPTH} are allowed"
+            )
+
+
+def _depth(tree: nodes.Node, target: nodes.For) -> int:
+    def walk(node: nodes.Node, depth: int) -> int | None:
+        if node is target:
+            return depth + 1
+        inner = depth + (1 if isinstance(node, nodes.For) else 0)
+        for child in node.iter_child_nodes():
+            found = walk(child, inner)
+            if found is not None:
+                return found
+        return None
+
+    return walk(tree, 0) or 1
+
+
+def render_text(source: str, context: Mapping[str, Any], *, name: str) -> str:
+    """Render `source` in the sandbox; TemplateProblem says what went wrong."""
+    env = _environment()
+    try:
+        _check_shape(env, source, name)
+        template = env.from_string(source)
+        started, size, parts = time.monotonic(), 0, []
+        for chunk in template.generate(**context):
+            size += len(chunk)
+            parts.append(chunk)
+            if size > MAX_OUTPUT:
+                raise TemplateProblem(
+                    f"{name}: the text would be longer than {MAX_OUTPUT} characters"
+                )
+            if time.monotonic() - started > MAX_SECONDS:
+                raise TemplateProblem(f"{name}: took longer than {MAX_SECONDS:g} s")
+        return "".join(parts)
+    except TemplateProblem:
+        raise
+    except SecurityError as exc:
+        raise TemplateProblem(f"{_where(name, exc)}: not allowed: {exc}") from None
+    except TemplateError as exc:
+        raise TemplateProblem(f"{_where(name, exc)}: {exc.message or exc}") from None
+    except RecursionError:
+        raise TemplateProblem(f"{name}: recursion too deep") from None
+    except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+        raise TemplateProblem(f"{_where(name, exc)}: {problem}") from None
+
+
+def _where(name: str, exc: BaseException) -> str:
+    """'name line N': the template line an error came from, when known."""
+    line = getattr(exc, "lineno", None)
+    if line is None:
+        frames = traceback.extract_tb(exc.__traceback__)
+        line = next(
+            (f.lineno for f in reversed(frames) if f.filename == "<template>"), None
+        )
+    return f"{name} line {line}" if line else name
+
+
+# --- templates and what they see -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What one audience receives."""
+
+    audience: Audience
+    subject: str
+    body: str
+
+    @property
+    def chat_text(self) -> str:
+        return f"{self.subject}\n\n{self.body}" if self.body else self.subject
+
+
+def find_template(
+    audience: str, update_type: str, folders: Sequence[Path]
+) -> tuple[Path, str]:
+    if update_type not in UPDATE_TYPES:
+        raise DomainError(
+            f"unknown update type {update_type!r} (use {', '.join(UPDATE_TYPES)})"
+        )
+    for folder in [*folders, resource("templates", "updates")]:
+        for name in (f"{audience}.{update_type}.txt", f"{update_type}.txt"):
+            path = folder / name
+            if path.is_file():
+                try:
+                    return path, path.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError) as exc:
+                    raise TemplateProblem(f"{path}: cannot read: {exc}") from None
+    raise TemplateProblem(f"no template for {update_type} updates")
+
+
+def context_for(
+    incident: Incident,
+    *,
+    update_type: str,
+    message: str,
+    now: datetime,
+    zone: tzinfo,
+    severity: SeverityScale,
+    next_update_in: timedelta | None,
+    impact: Mapping[str, Any] | None,
+    operator: str,
+) -> dict[str, Any]:
+    """Plain values only: nothing a template could use to reach further."""
+
+    def when(at: datetime | None) -> str | None:
+        return format_instant(at, zone, seconds=False) if at else None
+
+    milestones = {
+        s.value: when(m.at) if (m := incident.milestones.get(s)) else None
+        for s in Status
+    }
+    started = incident.impact_started_at or incident.detected_at
+    next_at = now + next_update_in if next_update_in else None
+    return {
+        "incident": {
+            "id": incident.id,
+            "title": incident.title,
+            "severity": incident.severity,
+            "severity_name": severity.name(incident.severity),
+            "status": incident.status.value,
+            "services": list(incident.services),
+            "detected": when(incident.detected_at),
+            "impact_started": when(incident.impact_started_at),
+            "duration": format_duration(now - started),
+            "bridge": incident.bridge_url or "",
+            "demo": incident.demo,
+        },
+        "milestones": milestones,
+        "impact": {**NO_IMPACT, **(impact or {})},
+        "update_type": update_type,
+        "message": message.strip(),
+        "now": when(now),
+        "next_update": when(next_at) if next_at else None,
+        "operator": operator,
+    }
+
+
+def render_update(
+    audience: Audience,
+    update_type: str,
+    context: Mapping[str, Any],
+    folders: Sequence[Path] = (),
+) -> Rendered:
+    path, source = find_template(audience.id, update_type, folders)
+    seen = {**context, "audience": {"id": audience.id, "name": audience.name}}
+    text = render_text(source, seen, name=path.name).strip()
+    first, _, rest = text.partition("\n")
+    if not first.lower().startswith("subject:"):
+        raise TemplateProblem(f"{path.name}: the first line must be 'Subject: ...'")
+    subject = " ".join(first.split(":", 1)[1].split())
+    if not subject:
+        raise TemplateProblem(f"{path.name}: the subject is empty")
+    return Rendered(audience, subject[:200], rest.strip())
+
+
+def render_all(
+    audiences: Sequence[Audience],
+    update_type: str,
+    context: Mapping[str, Any],
+    folders: Sequence[Path] = (),
+) -> list[Rendered]:
+    return [render_update(a, update_type, context, folders) for a in audiences]
+
+
+def deliveries(rendered: Sequence[Rendered]) -> list[dict[str, Any]]:
+    """Where each audience's copy goes: the outbox rows the send will write."""
+    out: list[dict[str, Any]] = []
+    for r in rendered:
+        a = r.audience
+        if a.email:
+            out.append({"audience": a.id, "platform": "email", "to": list(a.email),
+                        "subject": r.subject, "text": r.body or r.subject})  # fmt: skip
+        out += [{"audience": a.id, "platform": p, "text": r.chat_text} for p in a.chat]
+        out += [
+            {"audience": a.id, "platform": p, "channel": c, "text": r.chat_text}
+            for p, c in a.channels.items()
+        ]
+    return out
+
+
+Renderer = Callable[[Audience], Rendered]
