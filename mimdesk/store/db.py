@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import sqlite_utils
+import tenacity
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -43,7 +44,7 @@ def connect(
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
         if not read_only:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _switch_to_wal(conn)
             if mode.lower() != "wal":
                 raise StoreError(f"{path}: cannot switch to WAL mode (got {mode})")
             conn.execute("PRAGMA synchronous = FULL")
@@ -51,6 +52,26 @@ def connect(
         conn.close()
         raise
     return conn
+
+
+def _locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+def _switch_to_wal(conn: sqlite3.Connection) -> str:
+    """Switch a new file to WAL. Several processes creating the same new store
+    at once race for it, and SQLite answers "database is locked" at once
+    there, without waiting as busy_timeout does elsewhere: wait here too."""
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception(_locked),
+        stop=tenacity.stop_after_delay(BUSY_TIMEOUT_MS / 1000),
+        wait=tenacity.wait_random(0.01, 0.05),
+        reraise=True,
+    )
+    for attempt in retrying:
+        with attempt:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+    raise AssertionError("unreachable: tenacity reraises")
 
 
 def wrap(conn: sqlite3.Connection) -> sqlite_utils.Database:
