@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit bench system-deps clean
+.PHONY: run test lint unit bench bundle check-bundle system-deps clean
 
 run: system-deps $(STAMP)
 	$(BIN)/mimdesk --demo
@@ -28,6 +28,14 @@ bench: system-deps $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/idle.py --seconds 60
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/outbox.py
+
+# The one-folder PyInstaller bundle in dist/mimdesk (see packaging/README.md),
+# then the check that it starts with no Python around and draws the DEMO wall.
+bundle: system-deps $(STAMP)
+	VENV=$(VENV) scripts/build-bundle.sh
+
+check-bundle: bundle
+	scripts/check-bundle.sh dist/mimdesk
 
 system-deps:
 	@EXTRA_DEBS="$(EXTRA_DEBS)" scripts/system-deps.sh

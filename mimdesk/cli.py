@@ -18,6 +18,7 @@ from mimdesk import __version__, logs
 from mimdesk.cli_alerts import add_parsers as add_alert_commands
 from mimdesk.cli_chat import add_parsers as add_chat_commands
 from mimdesk.cli_health import add_parsers as add_health_commands
+from mimdesk.cli_updates import add_parsers as add_update_commands
 from mimdesk.cli_wall import add_commands as add_wall_commands
 from mimdesk.domain import incident as model
 from mimdesk.domain import roster as roster_model
@@ -658,6 +659,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_health_commands(sub, common)
     add_alert_commands(sub, common)
     add_chat_commands(sub, common)
+    add_update_commands(sub, common)
     return parser
 
 

@@ -28,7 +28,7 @@ from mimdesk.domain.errors import DomainError
 from mimdesk.domain.incident import Incident
 from mimdesk.domain.lifecycle import Status
 from mimdesk.domain.severity import SeverityScale
-from mimdesk.domain.times import format_duration, format_instant
+from mimdesk.domain.times import format_duration, format_instant, parse_utc
 from mimdesk.resources import resource
 
 MAX_OUTPUT = 20_000  # characters of one rendered update
@@ -42,11 +42,18 @@ MAX_NUMBER = 100_000  # largest number a template may multiply, pad or repeat by
 # Every key a template may test, present even when nothing is known, so that
 # `{% if impact.customers_affected %}` works and a misspelt name still fails.
 NO_IMPACT: Mapping[str, Any] = {
+    "impacted": False,
     "business_services": [],
+    "business_services_text": "",
     "customers_affected": None,
+    "customers_affected_text": "",
+    "customers_unknown": False,
     "revenue_per_hour": None,
+    "revenue_per_hour_text": "",
     "running_cost": None,
-    "currency": "",
+    "running_cost_text": "",
+    "since": None,
+    "note": "",
 }
 
 
@@ -270,13 +277,29 @@ def context_for(
             "demo": incident.demo,
         },
         "milestones": milestones,
-        "impact": {**NO_IMPACT, **(impact or {})},
+        "impact": _impact(impact, when),
         "update_type": update_type,
         "message": message.strip(),
         "now": when(now),
         "next_update": when(next_at) if next_at else None,
         "operator": operator,
     }
+
+
+def _impact(
+    impact: Mapping[str, Any] | None, when: Callable[[datetime | None], str | None]
+) -> dict[str, Any]:
+    """The impact summary with its times shown in the display zone."""
+
+    def shown(value: object) -> object:
+        return when(parse_utc(value)) if isinstance(value, str) and value else value
+
+    found = {**NO_IMPACT, **(impact or {})}
+    found["since"] = shown(found.get("since"))
+    found["business_services"] = [
+        {**b, "since": shown(b.get("since"))} for b in found["business_services"]
+    ]
+    return found
 
 
 def render_update(

@@ -7,10 +7,12 @@ set -euo pipefail
 [ "$(uname -s)" = "Linux" ] || exit 0
 
 # Offscreen rendering, then a real X server (xcb); fonts so text is readable.
+# The PyInstaller bundle carries the rest but not libgl1, libegl1,
+# fontconfig-config or a font (see packaging/README.md).
 PACKAGES="libglib2.0-0 libgl1 libxkbcommon0 libegl1 libfreetype6 libfontconfig1
-libdbus-1-3 fonts-dejavu-core libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4
-libxcb-image0 libxcb-keysyms1 libxcb-render-util0 libxcb-render0 libxcb-shape0
-libxcb-util1 libxcb-xkb1 ${EXTRA_DEBS:-}"
+fontconfig-config libdbus-1-3 fonts-dejavu-core libxkbcommon-x11-0 libxcb-cursor0
+libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0 libxcb-render0
+libxcb-shape0 libxcb-util1 libxcb-xkb1 ${EXTRA_DEBS:-}"
 
 command -v dpkg-query >/dev/null 2>&1 || {
   echo "system-deps: not a Debian-like system; install Qt 6's xcb and EGL libraries yourself" >&2

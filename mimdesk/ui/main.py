@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QMessageBox
 
-from mimdesk.ui import qtlog
 from mimdesk.ui.console import ConsoleContext, ConsoleWindow
+from mimdesk.ui.qapp import application
 from mimdesk.ui.snapshot import ScreenshotOnPaint
-from mimdesk.ui.theme import THEMES, apply_theme
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +27,7 @@ def run_console(
     """Show the console on `ctx` until it closes; or, with no ctx, say `fatal`.
 
     With `screenshot`, save the first painted frame (at `size`) there and quit."""
-    qtlog.install()
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    assert isinstance(app, QApplication)
-    app.setApplicationName("MIMDesk")
-    app.setOrganizationName("MIMDesk")
-    apply_theme(app, THEMES.get(theme, THEMES["dark"]))
+    app = application(theme)
     if ctx is None:
         QMessageBox.critical(None, "MIMDesk cannot open its store", fatal or "")
         return EXIT_STORE

@@ -143,6 +143,12 @@ def stylesheet(t: Theme, scale: float = 1.0) -> str:
     QPushButton:hover {{ border-color: {t.accent}; }}
     QPushButton:default {{ border: 1px solid {t.accent}; }}
     QPushButton:disabled {{ color: {t.muted}; }}
+    QCheckBox::indicator {{
+        width: 14px; height: 14px; border: 1px solid {t.muted}; border-radius: 3px;
+        background: {t.raised};
+    }}
+    QCheckBox::indicator:checked {{ background: {t.accent}; border-color: {t.accent}; }}
+    QCheckBox::indicator:focus {{ border-color: {t.accent}; }}
     QMenuBar {{ background: {t.panel}; }}
     QMenuBar::item:selected, QMenu::item:selected {{ background: {t.raised}; }}
     QMenu {{ background: {t.panel}; border: 1px solid {t.border}; }}

@@ -445,3 +445,51 @@ def test_the_milestone_clock_moves_with_updates_and_reports(
     assert reports["initial"]["state"] == "sent"
     assert reports["intermediate"]["state"] == "running"
     assert after["next_update"]["due"] > before["next_update"]["due"]
+
+
+# --- stakeholder updates -----------------------------------------------------------
+
+
+def test_update_preview_send_and_approve(
+    mimdesk: Run, config: Path, tmp_path: Path
+) -> None:
+    audiences = tmp_path / "audiences.toml"
+    audiences.write_text(
+        "approval = true\n"
+        '[[audience]]\nid = "execs"\nname = "Executives"\n'
+        'email = ["cio@bank.example"]\n'
+        '[[audience]]\nid = "desk"\nname = "Service desk"\n'
+        'email = ["desk@bank.example"]\ntypes = ["initial"]\n'
+    )
+    config.write_text(f'operator = "casey"\naudiences = "{audiences}"\n')
+    incident = ok(
+        mimdesk(
+            "incident", "declare", "--title", "Card payments failing", "--severity", "1"
+        )
+    ).strip()
+
+    shown = as_json(
+        mimdesk(
+            "update", "preview", incident, "--message", "Failover started", "--json"
+        )
+    )
+    assert shown["format"] == "mimdesk.update/1"
+    assert shown["update_type"] == "initial"
+    assert [c["audience"] for c in shown["copies"]] == ["execs", "desk"]
+    assert "Failover started" in shown["copies"][0]["body"]
+    assert shown["deliveries"][0]["to"] == ["cio@bank.example"]
+
+    drafted = ok(mimdesk("update", "send", incident, "--audience", "execs"))
+    assert "drafted for Executives" in drafted
+    draft_id = drafted.split("approve ")[1].split()[1].strip("`")
+    assert ok(mimdesk("outbox", "list")).startswith("the outbox is empty")
+    refused = mimdesk("update", "approve", incident, draft_id)
+    assert refused.returncode != 0
+    assert "someone else" in refused.stderr
+
+    config.write_text(f'operator = "dana"\naudiences = "{audiences}"\n')
+    assert "approved and queued for Executives" in ok(
+        mimdesk("update", "approve", incident, draft_id)
+    )
+    assert "email to cio@bank.example" in ok(mimdesk("outbox", "list"))
+    assert "no update awaits approval" in ok(mimdesk("update", "drafts", incident))

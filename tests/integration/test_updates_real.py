@@ -71,7 +71,8 @@ def test_one_update_reaches_email_and_the_bridge_room_once(
         incident, update_type="initial", message="Failover to site B under way.",
         now=now, zone=UTC, severity=SeverityScale(),
         next_update_in=timedelta(minutes=30),
-        impact={"customers_affected": "1,200,000"}, operator="dana",
+        impact={"customers_affected": 1_200_000, "customers_affected_text": "1.2 M"},
+        operator="dana",
     )  # fmt: skip
     rendered = render_all([EXECUTIVES, DESK, BRIDGE], "initial", context)
     copies = [
@@ -96,7 +97,7 @@ def test_one_update_reaches_email_and_the_bridge_room_once(
     assert incident_id in mail.message["Subject"]
     body = mail.message.get_payload(decode=True).decode()
     assert "Failover to site B under way." in body
-    assert "about 1,200,000" in body
+    assert "Customers affected: about 1.2 M" in body
     assert box.logins  # one login per message, every one with our credentials
     assert set(box.logins) == {(USER, True)}
 
