@@ -22,6 +22,7 @@ from mimdesk.domain.directory import Directory
 from mimdesk.paths import Paths, resolve
 from mimdesk.policy import load_policies
 from mimdesk.settings import (
+    Loaded,
     Settings,
     load_catalogue,
     load_settings,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from mimdesk.ui.alert_feed import AlertIntake
     from mimdesk.ui.chat_feed import ChatFeed
     from mimdesk.ui.health_feed import HealthFeed
+    from mimdesk.ui.instance import ConsoleGuard
 
 log = logging.getLogger(__name__)
 
@@ -72,17 +74,98 @@ def _no_display() -> str | None:
 
 
 def run_gui(args: argparse.Namespace) -> int:
-    """Assemble what the console runs on, then hand it to the UI."""
-    from mimdesk.cli import catalogue_path
-
+    """Claim the data folder, then assemble what the console runs on and hand it
+    to the UI. A second start on the same folder shows the first and exits."""
     problem = _no_display()
     if problem:
         print(problem, file=sys.stderr)
         return 2
     paths = resolve(args.data_dir, args.config)
     paths = paths.for_demo() if args.demo else paths
-    log_file = logs.configure(paths.log_dir)
+    level, level_problem = logs.chosen_level(getattr(args, "log_level", None))
+    log_file = logs.configure(paths.log_dir, level=level)
+    if level_problem:
+        log.warning("%s", level_problem)
+    screenshot = Path(args.screenshot) if args.screenshot else None
+
+    from mimdesk.ui.crash import CrashReporter, quit_on_signals
+    from mimdesk.ui.qapp import application
+
     loaded = load_settings(paths.config_file)
+    # Before the guard (its socket needs the application) and before the
+    # poller's first state arrives.
+    application(loaded.settings.theme)
+    guard = None if screenshot else _claim(paths)
+    if isinstance(guard, int):
+        return guard
+    reporter = CrashReporter(log_file, interactive=screenshot is None)
+    restore_hooks = logs.install_excepthooks(reporter.report)
+    restore_signals = None
+    if screenshot is None:
+        logs.record_faults(paths.log_dir)
+        restore_signals = quit_on_signals(reporter)
+    try:
+        if _first_run(paths, args, screenshot):
+            loaded = load_settings(paths.config_file)
+        return _console(args, paths, loaded, log_file, screenshot)
+    finally:
+        if restore_signals is not None:
+            restore_signals()
+        restore_hooks()
+        if guard is not None:
+            guard.release()
+
+
+def _claim(paths: Paths) -> ConsoleGuard | int:
+    """The guard holding this data folder for this console, or the exit code
+    when another console has it (and was asked to show itself)."""
+    from mimdesk.ui.instance import Claim, ConsoleGuard
+
+    guard = ConsoleGuard(paths.data_dir)
+    outcome = guard.claim()
+    if outcome.claim is Claim.SHOWN:
+        print(outcome.message)
+        return 0
+    if outcome.claim is Claim.SILENT:
+        print(f"error: {outcome.message}", file=sys.stderr)
+        return 1
+    guard.show_requested.connect(_show_console)
+    return guard
+
+
+def _show_console() -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from mimdesk.ui.instance import bring_to_front
+
+    for window in QApplication.topLevelWidgets():
+        if window.objectName() == "Console":
+            bring_to_front(window)
+            return
+    modal = QApplication.activeModalWidget()  # the first-run dialog, say
+    if modal is not None:
+        bring_to_front(modal)
+
+
+def _first_run(paths: Paths, args: argparse.Namespace, screenshot: Path | None) -> bool:
+    """On the first start, offer to set up the connections (see first_run);
+    True when settings were saved."""
+    from mimdesk.ui import first_run
+
+    if screenshot is None and first_run.wanted(paths.config_file, demo=args.demo):
+        return first_run.run(paths.config_file)
+    return False
+
+
+def _console(
+    args: argparse.Namespace,
+    paths: Paths,
+    loaded: Loaded,
+    log_file: Path | None,
+    screenshot: Path | None,
+) -> int:
+    from mimdesk.cli import catalogue_path
+
     catalogue_file = catalogue_path(args, loaded.settings)
     catalogue, catalogue_problem = load_catalogue(catalogue_file)
     policies = load_policies(loaded.settings, demo=args.demo)
@@ -94,13 +177,10 @@ def run_gui(args: argparse.Namespace) -> int:
         directory_problem,
     ]
     banners = [("warning", text) for text in problems if text]
-    screenshot = Path(args.screenshot) if args.screenshot else None
 
     from mimdesk.ui.console import ConsoleContext
+    from mimdesk.ui.first_run import show_connections
     from mimdesk.ui.main import run_console
-    from mimdesk.ui.qapp import application
-
-    application(loaded.settings.theme)  # before the poller's first state arrives
 
     try:
         store, damage = _open_store(paths.store, paths.backups, paths.recovery)
@@ -110,35 +190,45 @@ def run_gui(args: argparse.Namespace) -> int:
         return run_console(None, theme=loaded.settings.theme, fatal=fatal)
     if damage:
         banners.insert(0, ("danger", damage))
-    clock = MonotonicClock()
-    if args.demo and not store.read_only:
-        from mimdesk.demo import seed
-
-        seed(store, clock.now())
-    store.backup_if_due()
-    feed, stop_health = start_health(
-        loaded.settings, catalogue, paths, demo=args.demo,
-        catalogue_file=catalogue_file, notices=banners,
-    )  # fmt: skip
-    alerts = start_alerts(loaded.settings, store, demo=args.demo, notices=banners)
-    chat = start_chat(
-        loaded.settings, store, directory, demo=args.demo, notices=banners
-    )
-    ctx = ConsoleContext(
-        store, loaded.settings, catalogue, clock, args.demo, banners, directory,
-        roles=policies.roles, targets=policies.targets, regimes=policies.regimes,
-        health=feed, alerts=alerts.intake, chat=chat.feed,
-    )  # fmt: skip
-    size = getattr(args, "size", None)
+    stops: list[Callable[[], None]] = []
     try:
+        clock = MonotonicClock()
+        if args.demo and not store.read_only:
+            from mimdesk.demo import seed
+
+            seed(store, clock.now())
+        store.backup_if_due()
+        feed, stop_health = start_health(
+            loaded.settings, catalogue, paths, demo=args.demo,
+            catalogue_file=catalogue_file, notices=banners,
+        )  # fmt: skip
+        stops.append(stop_health)
+        alerts = start_alerts(loaded.settings, store, demo=args.demo, notices=banners)
+        stops.append(alerts.stop)
+        chat = start_chat(
+            loaded.settings, store, directory, demo=args.demo, notices=banners
+        )
+        stops.append(chat.stop)
+        ctx = ConsoleContext(
+            store, loaded.settings, catalogue, clock, args.demo, banners, directory,
+            roles=policies.roles, targets=policies.targets, regimes=policies.regimes,
+            health=feed, alerts=alerts.intake, chat=chat.feed,
+            connections=partial(show_connections, paths.config_file),
+        )  # fmt: skip
+        size = getattr(args, "size", None)
         return run_console(
             ctx, theme=loaded.settings.theme, screenshot=screenshot, size=size
         )
     finally:
-        chat.stop()
-        alerts.stop()
-        stop_health()
+        # Chat first, then alerts, then health; the store last, once its
+        # writer has finished what was queued.
+        for stop in reversed(stops):
+            try:
+                stop()
+            except Exception:  # the store must still be closed
+                log.exception("stopping %s failed", stop)
         store.close()
+        log.info("store closed: %s", store.path)
 
 
 @dataclass
@@ -424,11 +514,15 @@ def run_wall(
 
     from mimdesk.ui.alert_feed import AlertFeed
     from mimdesk.ui.chat_feed import ChatFeed
+    from mimdesk.ui.crash import quit_on_signals
     from mimdesk.ui.incident_feed import IncidentFeed, WallPolicies
     from mimdesk.ui.wall_main import application
     from mimdesk.ui.wall_main import run_wall as show_wall
 
-    application(settings.theme)
+    app = application(settings.theme)
+    # An unattended wall that dies must leave a trace; SIGTERM closes it cleanly.
+    logs.record_faults(paths.log_dir)
+    restore_signals = quit_on_signals(app)
     policies = load_policies(settings, demo=args.demo)
     directory, directory_problem = people_directory(settings, demo=args.demo)
     for text in [*policies.problems, directory_problem]:
@@ -470,6 +564,7 @@ def run_wall(
             incidents=incidents,
         )
     finally:
+        restore_signals()
         stop_health()
         store.close()
 

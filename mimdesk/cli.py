@@ -17,7 +17,9 @@ from typing import Any
 from mimdesk import __version__, logs
 from mimdesk.cli_alerts import add_parsers as add_alert_commands
 from mimdesk.cli_chat import add_parsers as add_chat_commands
+from mimdesk.cli_doctor import add_parsers as add_doctor_command
 from mimdesk.cli_health import add_parsers as add_health_commands
+from mimdesk.cli_impact import add_parsers as add_impact_commands
 from mimdesk.cli_updates import add_parsers as add_update_commands
 from mimdesk.cli_wall import add_commands as add_wall_commands
 from mimdesk.domain import incident as model
@@ -493,8 +495,12 @@ def cmd_store_backup(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_store_restore(ctx: Context, args: argparse.Namespace) -> int:
     from mimdesk.store import salvage
 
+    replaced = ctx.paths.store.exists()
+    ctx.paths.store.parent.mkdir(parents=True, exist_ok=True)
     aside = backup.restore(Path(args.backup), ctx.paths.store, ctx.now())
     print(f"restored {ctx.paths.store} from {args.backup}")
+    if not replaced:  # a store moved to a new folder: nothing to keep or replay
+        return EXIT_OK
     print(f"the previous file is kept as {aside}")
     if args.no_replay:
         return EXIT_OK
@@ -524,6 +530,13 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
         action="store_true",
         default=argparse.SUPPRESS if suppress else False,
         help="use the separate demo store, filled with DEMO incidents",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=default,
+        choices=list(logs.LEVELS),
+        type=str.lower,
+        help="what the log file keeps (env MIMDESK_LOG_LEVEL; default info)",
     )
 
 
@@ -659,7 +672,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_health_commands(sub, common)
     add_alert_commands(sub, common)
     add_chat_commands(sub, common)
+    add_impact_commands(sub, common)
     add_update_commands(sub, common)
+    add_doctor_command(sub, common)
     return parser
 
 
@@ -692,13 +707,23 @@ def _run(
         ctx.close()
 
 
+def log_level(args: argparse.Namespace) -> int:
+    """The level chosen by --log-level or MIMDESK_LOG_LEVEL (a bad one is said)."""
+    level, problem = logs.chosen_level(args.log_level)
+    if problem:
+        print(f"warning: {problem}", file=sys.stderr)
+    return level
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command is None:
         from mimdesk.app import run_gui
 
         return run_gui(args)
-    logs.configure(resolve(args.data_dir, args.config).log_dir, console=False)
+    log_dir = resolve(args.data_dir, args.config).log_dir
+    log_file = logs.configure(log_dir, level=log_level(args), console=False)
+    restore_hooks = logs.install_excepthooks(logs.cli_report(log_file))
     try:
         ctx = Context(args)
     except DomainError as exc:
@@ -710,3 +735,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Output piped into `head` and the like: stop quietly.
         sys.stderr.close()
         return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - a bug: logged with its traceback
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+        return EXIT_PROBLEMS
+    finally:
+        restore_hooks()

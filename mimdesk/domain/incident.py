@@ -545,7 +545,8 @@ def describe(event: ev.JournalEvent) -> str:
         return f"severity SEV{p['from']} \u2192 SEV{p['to']}"
     if event.kind == ev.TITLE_CHANGED:
         return f"title changed to \u201c{p['to']}\u201d"
-    from mimdesk.domain import chat, stakeholder  # both build on the incident model
+    # These build on the incident model.
+    from mimdesk.domain import chat, impact_override, stakeholder
 
     return (
         _describe_roster(event)
@@ -553,6 +554,7 @@ def describe(event: ev.JournalEvent) -> str:
         or _describe_alerts(event)
         or chat.describe(event)
         or stakeholder.describe(event)
+        or impact_override.describe(event)
         or event.kind
     )
 

@@ -91,6 +91,9 @@ class WallState:
     tiles: tuple[Tile, ...] = ()
     source: SourceState = field(default_factory=SourceState)
     now: float = 0.0
+    # The catalogue the tiles were built from (the one reloaded last): the
+    # dependencies and business services that impact is worked out from.
+    catalogue: Catalogue = field(default_factory=Catalogue)
 
 
 @dataclass(frozen=True)
@@ -190,7 +193,7 @@ def build_wall(
         )
         for service in catalogue.monitored
     )
-    return WallState(tiles, source, now)
+    return WallState(tiles, source, now, catalogue)
 
 
 # What an alert's `severity` label says about its service; other values (info,

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mimdesk.domain import alert_links, stakeholder
+from mimdesk.domain import alert_links, impact_override, stakeholder
 from mimdesk.domain import chat as chat_model
 from mimdesk.domain import events as ev
 from mimdesk.domain import incident as model
@@ -286,6 +286,30 @@ class Store:
             )
             self._invite_requested(conn, written)
             return written
+
+        return self.submit(job)
+
+    def impact_command(
+        self, incident_id: str, decide: impact_override.Decision
+    ) -> Future[list[JournalEvent]]:
+        """Set or clear a business impact override, decided against the
+        overrides the journal holds when it is written."""
+
+        def job(conn: sqlite3.Connection) -> list[JournalEvent]:
+            now = self._clock()
+
+            def with_overrides(state: Incident) -> list[NewEvent]:
+                events = journal.iter_events(conn, state.id)
+                return [decide(state, impact_override.overrides_of(events), now)]
+
+            return journal.run_command(
+                conn,
+                incident_id,
+                with_overrides,
+                seat=self.seat,
+                recorded_at=now,
+                cache=self._states,
+            )
 
         return self.submit(job)
 

@@ -3,7 +3,9 @@
 It answers `query_range` and `query` like the Prometheus client. Values are a pure
 function of the expression and the time, so every refresh and every test sees the
 same history. Two services degrade for a few minutes in every 20, so the wall
-shows WARNING and CRITICAL; one stops reporting once an hour, so it shows STALE.
+shows WARNING and CRITICAL; the ledger database runs slow (WARNING) for most of
+every 20 minutes, so business impact shows on the wall; one stops reporting once
+an hour, so it shows STALE.
 Every series carries the label demo="DEMO" and every answer the note "DEMO".
 """
 
@@ -49,7 +51,14 @@ PROFILES: tuple[tuple[re.Pattern[str], Profile], ...] = (
 GENERIC = Profile(0.4, 0.15, 0.5)
 
 # Services that degrade: (start within the 20-minute cycle, seconds, strength).
-DEGRADING = {"payments-api": (0.0, 420.0, 1.0), "mobile-bff": (600.0, 300.0, 0.7)}
+DEGRADING = {
+    "payments-api": (0.0, 420.0, 1.0),
+    "mobile-bff": (600.0, 300.0, 0.7),
+    # Slow, never down: its dependants show as degraded, its business services
+    # and their customers as impacted. Well for about five minutes in twenty,
+    # and at the top of each hour.
+    "ledger-db": (30.0, 900.0, 0.5),
+}
 # A service whose exporter stops for four minutes every hour: its last sample is
 # carried forward, as Prometheus does, and the wall must say STALE.
 STOPPING = {"intranet-search": (3000.0, 240.0)}

@@ -30,6 +30,7 @@ from mimdesk.domain import roster as roster_model
 from mimdesk.domain.catalogue import Catalogue
 from mimdesk.domain.directory import Directory
 from mimdesk.domain.events import JournalEvent
+from mimdesk.domain.impact_view import health_of, impact_summary
 from mimdesk.domain.incident import Incident, in_time_order
 from mimdesk.domain.lifecycle import ORDER, Status
 from mimdesk.domain.regulatory import Regime
@@ -57,11 +58,14 @@ from mimdesk.ui.declare_dialog import DeclareDialog
 from mimdesk.ui.header import IncidentHeader
 from mimdesk.ui.health_feed import HealthFeed
 from mimdesk.ui.health_list import HealthList, monitoring_words, summary
+from mimdesk.ui.impact_dialog import ImpactActions
+from mimdesk.ui.impact_panel import IMPACT_TITLE, ImpactPanel
 from mimdesk.ui.incident_list import IncidentList, IncidentListModel
 from mimdesk.ui.reminders import ReminderNotifier
 from mimdesk.ui.roster_panel import RosterPanel
 from mimdesk.ui.theme import THEMES, Theme, apply_theme
 from mimdesk.ui.timeline import Timeline
+from mimdesk.ui.update_dialog import UpdateActions
 from mimdesk.ui.wall_corner import link_words
 
 if TYPE_CHECKING:
@@ -100,6 +104,8 @@ class ConsoleContext:
     health: HealthFeed | None = None
     alerts: AlertIntake | None = None  # deliveries received by this process
     chat: ChatFeed | None = None  # chat platforms and the outbox, when running
+    # Opens the Connections dialog over the given window (View → Connections…).
+    connections: Callable[[QWidget], object] | None = None
 
 
 class ConsoleWindow(ClockCommands, QMainWindow):
@@ -145,6 +151,7 @@ class ConsoleWindow(ClockCommands, QMainWindow):
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self._on_timer_timeout)
         self.timer.timeout.connect(self.alerts_view.tick)
+        self.timer.timeout.connect(self.impact_panel.tick)
         self._ticks = 0
         self._fit_to_screen()
         self.reload()
@@ -178,6 +185,10 @@ class ConsoleWindow(ClockCommands, QMainWindow):
             self.health_list.show_state(self.ctx.health.latest)
         self.roster_panel = RosterPanel(self.theme, self.ctx.directory, self.ctx.roles)
         self.roster_panel.roster_action.connect(self._on_roster_panel_roster_action)
+        self.impact_panel = ImpactPanel(
+            self.theme, self.zone, self.ctx.catalogue, self.ctx.health,
+            self.ctx.clock.now,
+        )  # fmt: skip
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
@@ -191,6 +202,8 @@ class ConsoleWindow(ClockCommands, QMainWindow):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self._section("INCIDENTS \u2014 OPEN FIRST"))
         left_layout.addWidget(self.incident_list, 3)
+        left_layout.addWidget(self._section(IMPACT_TITLE))
+        left_layout.addWidget(self.impact_panel)
         left_layout.addWidget(self._section("SERVICE HEALTH \u2014 F2 FOR THE WALL"))
         left_layout.addWidget(self.health_list, 2)
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -275,9 +288,11 @@ class ConsoleWindow(ClockCommands, QMainWindow):
         )
         self._action(incident, "Add &note", "Ctrl+L", self._focus_note)
         self._add_update_actions(incident)
+        self.update_actions = UpdateActions(self, incident, impact=self._impact_now)
         incident.addSeparator()
         self._action(incident, "&Bridge roster: person", "Ctrl+J", self._focus_roster)
         self._add_bridge_actions(incident)
+        self.impact_actions = ImpactActions(self, incident)
         incident.addSeparator()
         self.undo_action = self._action(
             incident, "&Undo last status change", "Ctrl+Z", self.undo
@@ -325,6 +340,11 @@ class ConsoleWindow(ClockCommands, QMainWindow):
         self._action(view, "&Larger text", "Ctrl+=", partial(self.zoom_by, 1))
         self._action(view, "&Smaller text", "Ctrl+-", partial(self.zoom_by, -1))
         self._action(view, "&Normal text size", "Ctrl+0", partial(self.zoom_by, 0))
+        if self.ctx.connections is not None:
+            view.addSeparator()
+            self._action(
+                view, "&Connections\u2026", None, partial(self.ctx.connections, self)
+            )
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -400,6 +420,7 @@ class ConsoleWindow(ClockCommands, QMainWindow):
         self.header.show_incident(incident)
         self.header.set_now(now)
         events = self._show_timeline(incident)
+        self.impact_panel.show_incident(incident, events)
         self._show_roster(incident, events)
         self._keep_clock_read(incident, events)
         self._show_clock(now)
@@ -508,6 +529,14 @@ class ConsoleWindow(ClockCommands, QMainWindow):
         """False for a read-only store and once the file was swapped underneath."""
         return not self.ctx.store.read_only and not self.bridge.replaced
 
+    def _impact_now(self, incident: Incident) -> dict[str, Any]:
+        """The business impact a stakeholder update reports, as shown now."""
+        panel = self.impact_panel
+        return impact_summary(
+            panel.current_catalogue(), health_of(panel.state), incident,
+            self.timeline_events(), self.ctx.clock.now(),
+        )  # fmt: skip
+
     def _enable_writing(self) -> None:
         incident, writable = self.header.incident, self.writable
         self.compose.show_status(incident.status if incident and writable else None)
@@ -521,6 +550,8 @@ class ConsoleWindow(ClockCommands, QMainWindow):
         self.open_bridge_action.setEnabled(bool(incident and incident.bridge_url))
         self.roster_panel.set_writable(chosen)
         self.chat_actions.enable(chosen)
+        self.update_actions.enable(chosen)
+        self.impact_actions.enable(chosen)
 
     def _on_bridge_read_failed(self, reason: str) -> None:
         self._read_failed = True
@@ -733,6 +764,7 @@ class ConsoleWindow(ClockCommands, QMainWindow):
             self.roster_panel,
             self.clock_panel,
             self.alerts_view,
+            self.impact_panel,
         ):
             widget.theme = self.theme
         self.banners.set_theme(self.theme)
@@ -787,7 +819,7 @@ class ConsoleWindow(ClockCommands, QMainWindow):
         configured = resolve_zone(self.ctx.settings.timezone)
         self.zone = UTC if self.zone is not UTC else configured
         self.header.zone = self.timeline.zone = self.clock_panel.zone = self.zone
-        self.alerts_view.zone = self.zone
+        self.alerts_view.zone = self.impact_panel.zone = self.zone
         self._chat_look()
         self.reload()
         self._on_timer_timeout()

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from mimdesk.domain.incident import Incident
 from mimdesk.domain.lifecycle import ORDER
 from mimdesk.domain.times import format_clock, format_duration, parse_utc
+from mimdesk.domain.wall import WallState
 from mimdesk.report import clock_json, roster_json
 from mimdesk.ui.clock_panel import (
     DASH,
@@ -36,6 +37,7 @@ from mimdesk.ui.clock_panel import (
     regulatory_rows,
     target_cells,
 )
+from mimdesk.ui.impact_wall import WallImpact
 from mimdesk.ui.incident_feed import LiveIncident, WallPolicies
 from mimdesk.ui.theme import Theme, pill
 from mimdesk.ui.wall_roster import WallRoster, capped
@@ -179,6 +181,8 @@ class IncidentPage(QFrame):
         self.clock = WallClock(theme)
         self.reports = WallReports(theme)
         self.roster = WallRoster(theme, policies.roles)
+        self.impact = WallImpact(theme)
+        self.health: WallState | None = None
         self._layout()
         self.set_scale(1.0)
 
@@ -225,14 +229,18 @@ class IncidentPage(QFrame):
         )
         self.head.addWidget(self.elapsed_caption, 2, 1, right)
         self.head.setColumnStretch(0, 1)
-        # Deadlines run the full width below: their rows are the widest.
+        # Deadlines run the full width below: their rows are the widest. The
+        # business impact takes the room beside them and all below.
         self.body = QGridLayout()
         self.body.addWidget(self.clock, 0, 0)
         self.body.addWidget(self.roster, 0, 1)
-        self.body.addWidget(self.reports, 1, 0, 1, 2)
+        self.bottom = QHBoxLayout()
+        self.bottom.addWidget(self.reports)
+        self.bottom.addWidget(self.impact, 1)
+        self.body.addLayout(self.bottom, 1, 0, 1, 2)
         self.body.setColumnStretch(0, 1)
         self.body.setColumnStretch(1, 1)
-        self.body.setRowStretch(2, 1)  # what is left goes below, not between
+        self.body.setRowStretch(1, 1)  # what is left goes below, not between
         self.outer = QVBoxLayout(self)
         self.outer.setContentsMargins(0, 0, 0, 0)
         self.outer.addLayout(self.head)
@@ -248,9 +256,10 @@ class IncidentPage(QFrame):
         self.badges.setSpacing(round(14 * scale))
         self.body.setHorizontalSpacing(round(40 * scale))
         self.body.setVerticalSpacing(round(10 * scale))
+        self.bottom.setSpacing(round(40 * scale))
         self.strip.setHorizontalSpacing(round(24 * scale))
         self.strip.setVerticalSpacing(round(2 * scale))
-        for part in (self.clock, self.reports, self.roster):
+        for part in (self.clock, self.reports, self.roster, self.impact):
             part.set_scale(scale)
 
     # --- data -----------------------------------------------------------------
@@ -285,6 +294,14 @@ class IncidentPage(QFrame):
             incident, self.live.roster, p.directory, p.roles, now
         )
         self.roster.show_roster(self.roster_data, now)
+        self.impact.show_impact(
+            incident, self.live.events, self.health, now,
+            lambda instant: both_zones(instant, zone, now),
+        )  # fmt: skip
+
+    def show_health(self, state: WallState | None) -> None:
+        """The wall's latest health, which business impact is worked out from."""
+        self.health = state
 
     def _show_detail(self, incident: Incident, now: datetime) -> None:
         detected = both_zones(incident.detected_at, self.zone, now)

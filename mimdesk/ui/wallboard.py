@@ -188,6 +188,8 @@ class WallBoard(QWidget):
 
     def show_state(self, state: WallState) -> None:
         self.grid.show_state(state)
+        for page in self.incident_pages:
+            page.show_health(state)
         self.source.show_source(state.source, state.now)
         self._show(self.showing)
 
@@ -211,6 +213,7 @@ class WallBoard(QWidget):
         assert self.incidents is not None
         page = IncidentPage(self.theme, self.zone, self.incidents.policies)
         page.set_scale(self.scale)
+        page.show_health(self.feed.latest)
         self.stack.addWidget(page)
         return page
 

@@ -21,8 +21,8 @@ URL_RULE = "must be an http:// or https:// URL with a host, e.g. http://127.0.0.
 
 STATUSES = {"ok", "no_data", "stale", "warning", "critical", "unreachable"}
 SAMPLE_IDS = [
-    "payments-api", "card-gateway", "core-banking", "identity", "mobile-bff",
-    "branch-network", "email", "intranet-search",
+    "payments-api", "card-gateway", "core-banking", "ledger-db", "identity",
+    "mobile-bff", "branch-network", "email", "intranet-search",
 ]  # fmt: skip
 
 

@@ -533,7 +533,7 @@ def test_an_edited_catalogue_is_taken_and_a_broken_one_reported(
     thread.start()
     try:
         before = states.get(timeout=30)
-        # One service fewer: the next refresh draws seven tiles.
+        # One service fewer: the next refresh draws eight tiles.
         cut = original.index('[[service]]\nid = "intranet-search"')
         path.write_text(original[:cut], encoding="utf-8")
         thread.refresh_now()
@@ -544,10 +544,10 @@ def test_an_edited_catalogue_is_taken_and_a_broken_one_reported(
     finally:
         assert thread.stop(timeout=30)
 
-    assert len(before.tiles) == 8
-    assert len(fewer.tiles) == 7
+    assert len(before.tiles) == 9
+    assert len(fewer.tiles) == 8
     assert fewer.source.catalogue_problem == ""
-    assert len(broken.tiles) == 7  # the last good catalogue stays in use
+    assert len(broken.tiles) == 8  # the last good catalogue stays in use
     line = original[:cut].count("\n") + 2  # the id line of the new table
     assert broken.source.catalogue_problem == (
         f"{path}:{line}: service id 'two words' must be one word"
