@@ -115,15 +115,7 @@ def _folder(audiences: Audiences) -> Any:
 
 
 def _copies(rendered: list[Rendered]) -> list[dict[str, str]]:
-    return [
-        {
-            "audience": r.audience.id,
-            "name": r.audience.name,
-            "subject": r.subject,
-            "body": r.body,
-        }
-        for r in rendered
-    ]
+    return [r.copy() for r in rendered]
 
 
 def _show(rendered: list[Rendered]) -> None:

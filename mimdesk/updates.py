@@ -216,6 +216,11 @@ class Rendered:
     subject: str
     body: str
 
+    def copy(self) -> dict[str, str]:
+        """As the update event records it."""
+        return {"audience": self.audience.id, "name": self.audience.name,
+                "subject": self.subject, "body": self.body}  # fmt: skip
+
     @property
     def chat_text(self) -> str:
         return f"{self.subject}\n\n{self.body}" if self.body else self.subject

@@ -68,25 +68,13 @@ def send(
     skipped: Sequence[Mapping[str, str]] = (),
     now: datetime,
     actor: str,
+    draft: bool = False,
 ) -> ev.NewEvent:
-    """The update goes out now: recorded, queued, the cadence clock reset."""
+    """The update goes out now: recorded, queued, the cadence clock reset.
+    With `draft`, it waits for approval instead and nothing is queued."""
     payload = _payload(update_type, copies, deliveries, skipped)
-    return ev.NewEvent(ev.UPDATE_SENT, payload, now, actor)
-
-
-def draft(
-    incident: Incident,
-    *,
-    update_type: str,
-    copies: Sequence[Mapping[str, str]],
-    deliveries: Sequence[Mapping[str, Any]],
-    skipped: Sequence[Mapping[str, str]] = (),
-    now: datetime,
-    actor: str,
-) -> ev.NewEvent:
-    """An update waiting for approval; nothing is queued yet."""
-    payload = _payload(update_type, copies, deliveries, skipped)
-    return ev.NewEvent(ev.UPDATE_DRAFTED, payload, now, actor)
+    kind = ev.UPDATE_DRAFTED if draft else ev.UPDATE_SENT
+    return ev.NewEvent(kind, payload, now, actor)
 
 
 def pending_drafts(events: Iterable[ev.JournalEvent]) -> list[ev.JournalEvent]:

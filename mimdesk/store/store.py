@@ -491,9 +491,8 @@ class Store:
                     )  # fmt: skip
                 else:
                     kept.append(d)
-            make = stakeholder.draft if draft else stakeholder.send
             return [
-                make(
+                stakeholder.send(
                     state,
                     update_type=update_type,
                     copies=copies,
@@ -501,6 +500,7 @@ class Store:
                     skipped=skipped,
                     now=now,
                     actor=actor,
+                    draft=draft,
                 )
             ]
 

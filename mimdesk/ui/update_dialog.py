@@ -316,15 +316,7 @@ class UpdateActions(QObject):
         self, incident: Incident, audiences: Audiences, dialog: ComposeUpdateDialog
     ) -> None:
         rendered = dialog.rendered
-        copies = [
-            {
-                "audience": r.audience.id,
-                "name": r.audience.name,
-                "subject": r.subject,
-                "body": r.body,
-            }
-            for r in rendered
-        ]
+        copies = [r.copy() for r in rendered]
         ctx = self.console.ctx
         submit = partial(
             ctx.store.send_update, incident.id, update_type=dialog.update_type,

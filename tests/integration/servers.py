@@ -167,3 +167,18 @@ def wait_for_samples(url: str, query: str = "up", timeout: float = 20) -> None:
             return
         time.sleep(0.2)
     raise RuntimeError(f"no samples for {query} after {timeout} s")
+
+
+def self_signed(folder: Path, name: str = "server") -> tuple[Path, Path]:
+    """A certificate and key for 127.0.0.1, valid two days (openssl)."""
+    cert, key = folder / f"{name}-cert.pem", folder / f"{name}-key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key

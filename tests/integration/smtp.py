@@ -4,7 +4,6 @@ keeps what it received: the stakeholder-update email tests send to it."""
 from __future__ import annotations
 
 import ssl
-import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +16,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from .servers import free_port
+from .servers import free_port, self_signed
 
 
 @dataclass
@@ -69,26 +68,12 @@ class Mailbox:
         return AuthResult(success=ok, handled=False)  # aiosmtpd answers 535
 
 
-def certificate(folder: Path) -> tuple[Path, Path]:
-    cert, key = folder / "smtp-cert.pem", folder / "smtp-key.pem"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-            "-keyout", str(key), "-out", str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return cert, key
-
-
 @contextmanager
 def smtp_server(
     folder: Path, user: str, password: str
 ) -> Iterator[tuple[int, Mailbox, Path]]:
     """A STARTTLS server requiring a login over TLS; gives (port, mailbox, CA)."""
-    cert, key = certificate(folder)
+    cert, key = self_signed(folder, "smtp")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     box = Mailbox(user, password)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import ssl
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +23,7 @@ from mimdesk.connectors.errors import (
 from mimdesk.connectors.prometheus import Auth, PrometheusClient
 
 from .fakehttp import Answer, Seen, serving
+from .servers import self_signed
 
 CASES = Path(__file__).resolve().parents[1] / "fixtures" / "cases"
 
@@ -234,18 +234,7 @@ def test_malformed_success_is_a_clear_error() -> None:
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-            "-keyout", str(key), "-out", str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return cert, key
+    return self_signed(tmp_path_factory.mktemp("tls"))
 
 
 def test_tls_is_verified_and_a_private_ca_can_be_given(

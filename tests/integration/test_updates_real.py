@@ -75,15 +75,7 @@ def test_one_update_reaches_email_and_the_bridge_room_once(
         operator="dana",
     )  # fmt: skip
     rendered = render_all([EXECUTIVES, DESK, BRIDGE], "initial", context)
-    copies = [
-        {
-            "audience": r.audience.id,
-            "name": r.audience.name,
-            "subject": r.subject,
-            "body": r.body,
-        }
-        for r in rendered
-    ]
+    copies = [r.copy() for r in rendered]
     store.send_update(
         incident_id, update_type="initial", copies=copies,
         deliveries=deliveries(rendered), actor="dana",

@@ -169,15 +169,7 @@ def rendered_for(store: Store, incident_id: str, *audiences: Audience) -> list:
 
 
 def copies(rendered: list) -> list[dict[str, str]]:
-    return [
-        {
-            "audience": r.audience.id,
-            "name": r.audience.name,
-            "subject": r.subject,
-            "body": r.body,
-        }
-        for r in rendered
-    ]
+    return [r.copy() for r in rendered]
 
 
 def declare(store: Store) -> str:
