@@ -24,12 +24,12 @@ from mimdesk.domain.severity import SeverityScale
 from mimdesk.resources import resource
 from mimdesk.settings import load_audiences
 from mimdesk.store.store import Store
+from mimdesk.templating import render_text
 from mimdesk.updates import (
     TemplateProblem,
     context_for,
     deliveries,
     render_all,
-    render_text,
     update_type_for,
 )
 
