@@ -118,10 +118,12 @@ class Batch:
 class ChatPlatform(Protocol):
     """What the outbox sender and the chat poller need from a platform."""
 
-    name: str  # "matrix", "slack", "teams"
+    name: str  # "matrix", "slack", "teams", "email"
     limits: Limits
     can_read: bool
     can_create: bool
+    # find_sent can tell whether an earlier post arrived (Matrix).
+    can_find_sent: bool
 
     def ensure_channel(self, incident_id: str, title: str, topic: str) -> str:
         """Create the incident's channel (or find the one made by an earlier

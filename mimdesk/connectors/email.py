@@ -41,6 +41,7 @@ class SmtpMailer:
     limits = Limits(max_text=200_000)
     can_read = False
     can_create = False
+    can_find_sent = False
 
     def __init__(
         self,

@@ -106,6 +106,7 @@ class MatrixClient:
     limits = Limits(max_text=32000, max_payload=60000)
     can_read = True
     can_create = True
+    can_find_sent = True
 
     def __init__(
         self,

@@ -150,6 +150,7 @@ class SlackClient:
             )
         self.api_url = api_url.rstrip("/")
         self.can_read = self.can_create = bool(token)
+        self.can_find_sent = False
         self._webhook = None if token else webhook_url
         self._where = _webhook_host(self._webhook) if self._webhook else self.api_url
         self.timeout = timeout

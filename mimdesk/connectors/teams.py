@@ -112,6 +112,7 @@ class TeamsWebhook:
     name = "teams"
     can_read = False
     can_create = False
+    can_find_sent = False
 
     def __init__(
         self,

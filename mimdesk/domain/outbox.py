@@ -62,6 +62,18 @@ FIRST_BACKOFF_S = 2.0
 MAX_BACKOFF_S = 300.0
 
 
+# A sender marks a row before sending it and clears the mark when the attempt
+# is recorded. Longer than any request may take: a mark older than this was
+# left by a sender that died mid-send.
+SENDING_LEASE_S = 120.0
+LEASE = timedelta(seconds=SENDING_LEASE_S)
+INTERRUPTED = (
+    "MIMDesk stopped while this was being sent, so it may have arrived: look "
+    "for it, then `mimdesk outbox cancel {id}` (it arrived) or `mimdesk outbox "
+    "retry {id}` (it did not)"
+)
+
+
 def backoff(attempts: int, hint: float | None = None) -> float:
     """Seconds to wait after the `attempts`-th failed attempt (1 for the first)."""
     grown = min(FIRST_BACKOFF_S * 2.0 ** max(attempts - 1, 0), MAX_BACKOFF_S)
@@ -89,6 +101,12 @@ class Item:
     # An audience with a destination of its own ("" for the incident channel):
     # rows of different lanes never wait behind each other.
     lane: str = ""
+    # Set while a sender has it on the wire (see SENDING_LEASE).
+    sending_since: datetime | None = None
+
+    def in_flight(self, now: datetime) -> bool:
+        """Being sent by a sender that is (as far as we can tell) alive."""
+        return self.sending_since is not None and now - self.sending_since < LEASE
 
     @property
     def destination(self) -> str:
@@ -165,19 +183,21 @@ def due(items: list[Item], now: datetime, blocked: frozenset[str]) -> list[Item]
         for item in heads(items)
         if item.state is State.QUEUED
         and item.platform not in blocked
+        and not item.in_flight(now)
         and (item.next_attempt_at is None or item.next_attempt_at <= now)
     ]
 
 
 def next_wake(items: list[Item], now: datetime, blocked: frozenset[str]) -> float:
     """Seconds until some queued head becomes due (large when none will)."""
-    times = [
-        item.next_attempt_at
-        for item in heads(items)
-        if item.state is State.QUEUED
-        and item.platform not in blocked
-        and item.next_attempt_at is not None
-    ]
+    times: list[datetime] = []
+    for item in heads(items):
+        if item.state is not State.QUEUED or item.platform in blocked:
+            continue
+        if item.in_flight(now) and item.sending_since is not None:
+            times.append(item.sending_since + LEASE)  # its sender may have died
+        elif item.next_attempt_at is not None:
+            times.append(item.next_attempt_at)
     if not times:
         return 3600.0
     return max((min(times) - now).total_seconds(), 0.0)

@@ -10,6 +10,7 @@ import json
 import secrets
 import sqlite3
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,7 +29,8 @@ from mimdesk.domain.times import parse_utc, utc_iso
 
 COLUMNS = (
     "id, created_at, incident_id, platform, kind, payload, txn_id, state, "
-    "attempts, next_attempt_at, last_error, remote_id, delivered_at, event_id, lane"
+    "attempts, next_attempt_at, last_error, remote_id, delivered_at, event_id, lane, "
+    "sending_since"
 )
 
 
@@ -49,6 +51,7 @@ def _item(row: tuple[Any, ...]) -> Item:
         delivered_at=parse_utc(row[12]) if row[12] else None,
         event_id=row[13],
         lane=row[14],
+        sending_since=parse_utc(row[15]) if row[15] else None,
     )
 
 
@@ -219,6 +222,21 @@ def attempts(conn: sqlite3.Connection, item_id: int) -> list[tuple[str, str, str
     ]
 
 
+def claim(
+    conn: sqlite3.Connection, item_id: int, *, now: datetime
+) -> tuple[Item, bool] | None:
+    """Mark a queued row as being sent now, unless another sender has it on
+    the wire. Gives the row and whether an earlier send was cut off (its mark
+    outlived the lease: that sender died mid-send); None if it cannot be had."""
+    item = get(conn, item_id)
+    if item.state is not State.QUEUED or item.in_flight(now):
+        return None
+    conn.execute(
+        "UPDATE outbox SET sending_since = ? WHERE id = ?", (utc_iso(now), item_id)
+    )
+    return replace(item, sending_since=now), item.sending_since is not None
+
+
 def record(
     conn: sqlite3.Connection,
     item_id: int,
@@ -231,6 +249,7 @@ def record(
 ) -> Item:
     """Write what an attempt gave and the row's next state."""
     item = get(conn, item_id)
+    conn.execute("UPDATE outbox SET sending_since = NULL WHERE id = ?", (item_id,))
     if item.state is not State.QUEUED:
         # Cancelled (or retried and done) while the attempt was on the wire.
         conn.execute(

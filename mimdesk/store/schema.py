@@ -158,7 +158,16 @@ def _v4(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE outbox ADD COLUMN lane TEXT NOT NULL DEFAULT ''")
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3, _v4)
+def _v5(conn: sqlite3.Connection) -> None:
+    """A row being sent says so (and since when), so a sender that dies
+    mid-send leaves a mark: the next one looks before sending again, or asks
+    the operator, instead of sending twice; two senders never take one row."""
+    conn.execute("ALTER TABLE outbox ADD COLUMN sending_since TEXT")
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _v1, _v2, _v3, _v4, _v5,
+)  # fmt: skip
 LATEST = len(MIGRATIONS)
 
 

@@ -599,6 +599,12 @@ class Store:
     def outbox_cancel(self, item_id: int, *, actor: str) -> Future[Item]:
         return self._outbox_decision(item_id, "cancelled", actor)
 
+    def outbox_claim(self, item_id: int) -> Future[tuple[Item, bool] | None]:
+        """Mark a row as being sent (see outbox.claim)."""
+        return self.submit(
+            lambda conn: outbox_store.claim(conn, item_id, now=self._clock())
+        )
+
     def outbox_record(
         self,
         item_id: int,

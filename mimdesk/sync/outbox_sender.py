@@ -128,11 +128,19 @@ class OutboxSender:
         return frozenset(missing)
 
     def attempt(self, item: Item) -> Item:
-        """One delivery attempt of `item`, recorded whatever happens."""
+        """One delivery attempt of `item`, recorded whatever happens. The row
+        is marked as being sent first, so a crash mid-send is known later."""
+        claimed = self._store.outbox_claim(item.id).result()
+        if claimed is None:
+            return item  # another sender has it on the wire, or it changed
+        item, interrupted = claimed
         channel: str | None = None
         try:
             platform = self._platform(item.platform)
-            remote_id, channel = self._deliver(platform, item)
+            if interrupted and not _safe_to_repeat(platform, item):
+                detail = model.INTERRUPTED.format(id=item.id)
+                return self._record(item, Outcome.UNKNOWN, detail)
+            remote_id, channel = self._deliver(platform, item, looked=interrupted)
         except RateLimited as exc:
             self._health.set(
                 item.platform, Link.OK, f"rate limited {exc.retry_after:.0f} s"
@@ -162,7 +170,9 @@ class OutboxSender:
             item, Outcome.DELIVERED, "", remote_id=remote_id, channel=channel
         )
 
-    def _deliver(self, platform: ChatPlatform, item: Item) -> tuple[str, str | None]:
+    def _deliver(
+        self, platform: ChatPlatform, item: Item, *, looked: bool = False
+    ) -> tuple[str, str | None]:
         """Carry out the row; gives (remote id, channel created or None)."""
         p = item.payload
         if item.kind is Kind.CREATE_CHANNEL:
@@ -196,9 +206,11 @@ class OutboxSender:
         if item.kind is Kind.TOPIC:
             platform.set_topic(channel, str(p["topic"]))
             return "", None
-        return self._post(platform, channel, item), None
+        return self._post(platform, channel, item, look=looked), None
 
-    def _post(self, platform: ChatPlatform, channel: str, item: Item) -> str:
+    def _post(
+        self, platform: ChatPlatform, channel: str, item: Item, *, look: bool = False
+    ) -> str:
         # FIXME(chat): rows hold plain text only; a rich form (Matrix HTML)
         # needs the post event to carry it, as stakeholder templates will.
         text = str(item.payload["text"])
@@ -207,7 +219,7 @@ class OutboxSender:
         remote_ids: list[str] = []
         for number, part in enumerate(parts):
             txn = item.txn_id if number == 0 else f"{item.txn_id}-{number}"
-            found = self._already_sent(platform, channel, txn, item)
+            found = self._already_sent(platform, channel, txn, item, look=look)
             posted = (
                 found or platform.post(channel, OutMessage(part, txn_id=txn)).remote_id
             )
@@ -216,12 +228,13 @@ class OutboxSender:
 
     @staticmethod
     def _already_sent(
-        platform: ChatPlatform, channel: str, txn: str, item: Item
+        platform: ChatPlatform, channel: str, txn: str, item: Item, *, look: bool
     ) -> str | None:
-        """On a retry, a platform that can look (Matrix) checks whether an
-        earlier attempt arrived: after a re-login the server no longer knows
-        the transaction id, so only the message itself can tell."""
-        if item.attempts == 0:
+        """On a retry (or after a send cut off by a crash), a platform that can
+        look (Matrix) checks whether an earlier attempt arrived: after a
+        re-login the server no longer knows the transaction id, so only the
+        message itself can tell."""
+        if item.attempts == 0 and not look:
             return None
         return platform.find_sent(channel, txn)
 
@@ -263,6 +276,15 @@ class OutboxSender:
                 platform.close()
             except Exception:
                 log.debug("closing %s failed", name, exc_info=True)
+
+
+def _safe_to_repeat(platform: ChatPlatform, item: Item) -> bool:
+    """Whether a row whose earlier send was cut off may simply be sent again:
+    opening a channel, inviting and setting a topic are idempotent; a post
+    only where the platform can look for it first."""
+    if item.kind in (Kind.CREATE_CHANNEL, Kind.INVITE, Kind.TOPIC):
+        return True
+    return item.kind is Kind.POST and platform.can_find_sent
 
 
 class _NoChannel(ConnectorError):

@@ -59,6 +59,7 @@ class Platform:
     limits = Limits(max_text=100)
     can_read = True
     can_create = True
+    can_find_sent = True
     user_id = "@mimdesk:localhost"
 
     def __init__(self) -> None:
@@ -248,6 +249,67 @@ def test_a_retry_after_a_lost_answer_does_not_post_twice(
     done = store.outbox_item(item.id)
     assert done.state is State.DELIVERED
     assert done.remote_id == f"$event-{item.txn_id}"
+
+
+def crashed_mid_send(store: Store, platform: Platform, incident: str) -> int:
+    """A sender marked the update as being sent, the message reached the
+    server, and the process died before it could record that."""
+    store.post_chat(incident, "INC-0042: resolved", ["matrix"], actor="d").result()
+    [item] = store.outbox_open()
+    claimed = store.outbox_claim(item.id).result()
+    assert claimed is not None
+    platform.arrived.append((f"!room-{incident}", item.txn_id, "INC-0042: resolved"))
+    return item.id
+
+
+def test_a_send_cut_off_by_a_crash_is_looked_for_not_repeated(
+    store: Store, incident: str, sender: OutboxSender, platform: Platform,
+    clock: Clock,
+) -> None:  # fmt: skip
+    opened(store, incident, sender)
+    item_id = crashed_mid_send(store, platform, incident)
+
+    sender.run_once()  # the mark is fresh: maybe another sender is on it
+    assert store.outbox_item(item_id).state is State.QUEUED
+    clock.advance(121)  # the lease ran out: whoever had it died
+    sender.run_once()
+
+    assert len(platform.arrived) == 1  # found in the room, not posted again
+    assert store.outbox_item(item_id).state is State.DELIVERED
+
+
+def test_a_send_cut_off_where_nothing_can_be_looked_up_asks_the_operator(
+    store: Store, incident: str, sender: OutboxSender, platform: Platform,
+    clock: Clock,
+) -> None:  # fmt: skip
+    platform.can_find_sent = False  # Slack, Teams, email
+    opened(store, incident, sender)
+    item_id = crashed_mid_send(store, platform, incident)
+    clock.advance(121)
+
+    sender.run_once()
+
+    assert len(platform.arrived) == 1
+    done = store.outbox_item(item_id)
+    assert done.state is State.UNKNOWN
+    assert "stopped while this was being sent" in done.last_error
+    assert f"mimdesk outbox cancel {item_id}" in done.last_error
+    assert done.sending_since is None
+
+
+def test_two_senders_never_take_the_same_row(
+    store: Store, incident: str, sender: OutboxSender, platform: Platform,
+    health: ChatHealth, clock: Clock,
+) -> None:  # fmt: skip
+    opened(store, incident, sender)
+    store.post_chat(incident, "once", ["matrix"], actor="d").result()
+    [item] = store.outbox_open()
+    assert store.outbox_claim(item.id).result() is not None  # the other sender
+    other = OutboxSender(store, {"matrix": lambda: platform}, health, clock=clock)
+
+    assert other.attempt(item) == item  # not taken
+    assert store.outbox_claim(item.id).result() is None
+    assert platform.arrived == []
 
 
 def test_a_permanent_failure_stops_its_destination_until_the_operator_acts(
