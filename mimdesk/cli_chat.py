@@ -206,7 +206,8 @@ def cmd_sync(ctx: Context, args: argparse.Namespace) -> int:
         if item.state in BLOCKING:
             print(f"  #{item.id} {item.state}: {item.advice()}")
     bad = any(
-        s.link in (Link.NEEDS_AUTH, Link.OFFLINE) for s in health.snapshot().values()
+        s.link in (Link.NEEDS_AUTH, Link.OFFLINE, Link.NOT_CONFIGURED)
+        for s in health.snapshot().values()
     )
     return EXIT_PROBLEMS if waiting.needs_operator or bad else EXIT_OK
 

@@ -142,14 +142,21 @@ def cmd_preview(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_send(ctx: Context, args: argparse.Namespace) -> int:
-    from mimdesk.updates import deliveries
+    from mimdesk.sync.chat_setup import chat_setup
+    from mimdesk.updates import deliveries, not_set_up
 
     incident, update_type, audiences, rendered = render(ctx, args)
+    planned = deliveries(rendered)
+    problem = not_set_up(planned, chat_setup(ctx.settings.chat).factories)
+    if problem:
+        raise DomainError(
+            f"{problem}; nothing was sent (choose audiences with --audience)"
+        )
     written = (
         ctx.store()
         .send_update(
             incident.id, update_type=update_type, copies=_copies(rendered),
-            deliveries=deliveries(rendered), actor=ctx.settings.operator,
+            deliveries=planned, actor=ctx.settings.operator,
             draft=audiences.approval,
         )
         .result()

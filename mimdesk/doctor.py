@@ -454,6 +454,39 @@ def check_teams(chat: ChatSettings, *, secret: SecretLookup = get_secret) -> Che
     )  # fmt: skip
 
 
+def check_email(chat: ChatSettings, *, secret: SecretLookup = get_secret) -> Check:
+    """The SMTP server for stakeholder updates takes a connection, TLS as set,
+    and the login. Nothing is sent."""
+    from mimdesk.connectors.email import SmtpMailer
+
+    if not chat.smtp_host:
+        return skipped("email", "not set up ([smtp] host in the settings)")
+    password = None
+    if chat.smtp_user:
+        password, problem = secret("smtp.password")
+        if not password:
+            why = f" ({problem})" if problem else ""
+            return failed(
+                "email",
+                f"no password for {chat.smtp_user}{why}: `mimdesk secret set "
+                "smtp.password`, or MIMDESK_SECRET_SMTP_PASSWORD",
+            )
+    try:
+        mailer = SmtpMailer(
+            chat.smtp_host, sender=chat.smtp_from or "doctor@mimdesk.invalid",
+            port=chat.smtp_port, security=chat.smtp_security,
+            user=chat.smtp_user or None, password=password,
+            ca_file=str(chat.smtp_ca_file) if chat.smtp_ca_file else None,
+            timeout=TIMEOUT[1],
+        )  # fmt: skip
+        said = mailer.test()
+    except ConnectorError as exc:
+        return failed("email", exc.message)
+    if not chat.smtp_from:
+        return failed("email", f"{said}, but [smtp] from is not set")
+    return ok("email", f"{said} (nothing sent)")
+
+
 # --- all of them ----------------------------------------------------------------
 
 
@@ -469,7 +502,12 @@ def checks_for(
     chat, problems = chat_from_environment(settings.chat, env)
     for problem in problems:
         log.warning("%s", problem)
+    wrong: list[tuple[str, Callable[[], Check]]] = []
+    if problems:
+        said = "; ".join(problems)
+        wrong = [("environment", lambda: failed("environment", said))]
     return [
+        *wrong,
         ("settings", lambda: check_settings(paths.config_file)),
         ("store", lambda: check_store(paths)),
         ("logs", lambda: check_logs(paths.log_dir)),
@@ -482,6 +520,7 @@ def checks_for(
         ("matrix", lambda: check_matrix(chat, secret=secret)),
         ("slack", lambda: check_slack(chat, secret=secret)),
         ("teams", lambda: check_teams(chat, secret=secret)),
+        ("email", lambda: check_email(chat, secret=secret)),
     ]
 
 

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import tzlocal
 
 from mimdesk.domain.audiences import (
+    EMAIL,
     AudienceError,
     Audiences,
     audiences_from_mapping,
@@ -453,6 +454,8 @@ def _chat_value(
         problems.append(f"{where} must be text, not {value!r}")
     elif key == "ca_file":
         values[f"{name}_ca_file"] = (path.parent / Path(value).expanduser()).resolve()
+    elif key == "from" and not EMAIL.match(value.strip()):
+        problems.append(f"{where} must be an email address, not {value!r}")
     elif key in ("url", "api_url") and url_problem(value.strip()):
         problems.append(f"{where} {URL_RULE}, not {without_credentials(value)!r}")
     else:
@@ -483,7 +486,10 @@ def chat_from_environment(
         ("MIMDESK_SMTP_USER", "smtp_user"),
         ("MIMDESK_SMTP_FROM", "smtp_from"),
     ):
-        if text := env.get(var, "").strip():
+        text = env.get(var, "").strip()
+        if key == "smtp_from" and text and not EMAIL.match(text):
+            problems.append(f"{var} must be an email address, not {text!r}")
+        elif text:
             values[key] = text
     port = env.get("MIMDESK_SMTP_PORT", "").strip()
     if port.isdigit() and 0 < int(port) < 65536:

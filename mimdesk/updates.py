@@ -11,7 +11,7 @@ each, `<audience>.<type>.txt`, then `<type>.txt`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
@@ -201,6 +201,28 @@ def deliveries(rendered: Sequence[Rendered]) -> list[dict[str, Any]]:
             for p, c in a.channels.items()
         ]
     return out
+
+
+HOW_TO_SET_UP = {
+    "email": "[smtp] host and from",
+    "matrix": "[matrix] url and a token",
+    "slack": "a Slack token or webhook",
+    "teams": "a Teams webhook",
+}
+
+
+def not_set_up(planned: Sequence[Mapping[str, Any]], set_up: Collection[str]) -> str:
+    """Why some copies could not go out from this seat ('' when all can): an
+    update is not recorded as sent while a copy has nowhere to go."""
+    missing: dict[str, list[str]] = {}
+    for d in planned:
+        if d["platform"] not in set_up:
+            missing.setdefault(str(d["platform"]), []).append(str(d["audience"]))
+    return "; ".join(
+        f"{platform} is not set up ({HOW_TO_SET_UP.get(platform, 'see the README')}),"
+        f" so {', '.join(dict.fromkeys(who))} cannot be told"
+        for platform, who in missing.items()
+    )
 
 
 Renderer = Callable[[Audience], Rendered]

@@ -24,6 +24,7 @@ from email.utils import formatdate, make_msgid
 
 from mimdesk.connectors.chat import Batch, DeliveryUnknown, Limits, OutMessage, Posted
 from mimdesk.connectors.errors import AuthFailed, Permanent, Transient, Unreachable
+from mimdesk.domain.audiences import EMAIL
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,8 @@ class SmtpMailer:
                 f"refusing to send the SMTP password to {host} without TLS: set "
                 "[smtp] security to starttls or ssl"
             )
+        if not EMAIL.match(sender):
+            raise Permanent(f"[smtp] from must be an email address, not {sender!r}")
         self.host = host
         self.port = port or DEFAULT_PORTS[security]
         self.sender = sender

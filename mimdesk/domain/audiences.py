@@ -20,7 +20,8 @@ UPDATE_TYPES = ("initial", "update", "mitigated", "resolved")
 KEYS = frozenset({"id", "name", "email", "chat", "channels", "print", "types"})
 TOP_KEYS = frozenset({"audience", "approval", "templates"})
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+# One address, with nothing that could start another header or recipient.
+EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 
 
 class AudienceError(DomainError):
@@ -118,7 +119,7 @@ def _audience(table: object, number: int) -> Audience:
     if not isinstance(name, str) or not name.strip():
         raise fail("name must be text", "name")
     email = _texts(table.get("email", []), "email", fail)
-    bad = [e for e in email if not _EMAIL.match(e)]
+    bad = [e for e in email if not EMAIL.match(e)]
     if bad:
         raise fail(f"{bad[0]!r} is not an email address", "email")
     chat = _texts(table.get("chat", []), "chat", fail)

@@ -49,6 +49,8 @@ BUSINESS_KEYS = frozenset(
     {"id", "name", "owner", "services", "soft_services", "segments"}
 )
 SEGMENT_KEYS = frozenset({"id", "name", "customers", "revenue_per_hour", "currency"})
+MAX_CUSTOMERS = 10_000_000_000  # more people than there are
+MAX_REVENUE_PER_HOUR = 1e12  # keeps sums of many hours and segments printable
 HARD, SOFT = "hard", "soft"
 METRIC_KEYS = frozenset(
     {"id", "name", "expr", "unit", "warning", "critical", "bad", "panel", "scale"}
@@ -468,32 +470,50 @@ def _segment(entry: object, number: int) -> Segment:
     raw, sid = _entry_id(entry, number, table)
     what = f"segment {sid!r}"
     _check_keys(raw, SEGMENT_KEYS, what, number, table)
-    customers = raw.get("customers")
-    if not isinstance(customers, int) or isinstance(customers, bool) or customers < 0:
-        raise CatalogueError(
-            f"{what}: customers must be a whole number (1200000, or 1_200_000), "
-            f"not {customers!r}",
-            number,
-            key="customers",
-            table=table,
-        )
-    revenue = raw.get("revenue_per_hour")
-    if revenue is not None and (
-        isinstance(revenue, bool)
-        or not isinstance(revenue, (int, float))
-        or not math.isfinite(revenue)
-        or revenue < 0
-    ):
-        raise CatalogueError(
-            f"{what}: revenue_per_hour must be a number of at least 0, not {revenue!r}",
-            number,
-            key="revenue_per_hour",
-            table=table,
-        )
+    customers = _customers(raw.get("customers"), what, number, table)
+    revenue = _revenue(raw.get("revenue_per_hour"), what, number, table)
     currency = _currency_text(raw.get("currency", ""), what, number, table)
     name = str(raw.get("name", sid))
-    money = None if revenue is None else float(revenue)
-    return Segment(sid, name, customers, money, currency)
+    return Segment(sid, name, customers, revenue, currency)
+
+
+def _customers(value: object, what: str, number: int, table: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        problem = "must be a whole number (1200000, or 1_200_000)"
+    elif value < 0:
+        problem = "must be 0 or more"
+    elif value > MAX_CUSTOMERS:
+        problem = f"must be at most {MAX_CUSTOMERS:_}"
+    else:
+        return value
+    raise CatalogueError(
+        f"{what}: customers {problem}, not {value!r}",
+        number,
+        key="customers",
+        table=table,
+    )
+
+
+def _revenue(value: object, what: str, number: int, table: str) -> float | None:
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or (isinstance(value, float) and not math.isfinite(value))
+        or value < 0
+    ):
+        problem = "must be a number of at least 0"
+    elif value > MAX_REVENUE_PER_HOUR:
+        problem = f"must be at most {MAX_REVENUE_PER_HOUR:_.0f}"
+    else:
+        return float(value)
+    raise CatalogueError(
+        f"{what}: revenue_per_hour {problem}, not {value!r}",
+        number,
+        key="revenue_per_hour",
+        table=table,
+    )
 
 
 def _currency_text(value: object, what: str, number: int, table: str) -> str:

@@ -491,6 +491,14 @@ class Store:
                     )  # fmt: skip
                 else:
                     kept.append(d)
+            if skipped and not kept:
+                where = "; ".join(
+                    f"{s['audience']} on {s['platform']}: {s['why']}" for s in skipped
+                )
+                raise DomainError(
+                    f"nothing could be sent ({where}); open the incident's chat "
+                    "channel first, or choose other audiences"
+                )
             return [
                 stakeholder.send(
                     state,

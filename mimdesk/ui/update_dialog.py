@@ -315,7 +315,15 @@ class UpdateActions(QObject):
     def _send(
         self, incident: Incident, audiences: Audiences, dialog: ComposeUpdateDialog
     ) -> None:
+        from mimdesk.updates import not_set_up
+
         rendered = dialog.rendered
+        feed = self.console.ctx.chat
+        if feed is not None and not feed.off_reason:  # DEMO: nothing leaves anyway
+            problem = not_set_up(deliveries(rendered), feed.platforms)
+            if problem:
+                self.console.show_error(f"{problem}. Nothing was sent.")
+                return
         copies = [r.copy() for r in rendered]
         ctx = self.console.ctx
         submit = partial(

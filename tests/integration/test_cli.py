@@ -461,7 +461,10 @@ def test_update_preview_send_and_approve(
         '[[audience]]\nid = "desk"\nname = "Service desk"\n'
         'email = ["desk@bank.example"]\ntypes = ["initial"]\n'
     )
-    config.write_text(f'operator = "casey"\naudiences = "{audiences}"\n')
+    smtp = '[smtp]\nhost = "127.0.0.1"\nfrom = "mim@bank.example"\n'
+    config.write_text(f'operator = "casey"\naudiences = "{audiences}"\n{smtp}')
+    nowhere = tmp_path / "nowhere.toml"
+    nowhere.write_text(f'audiences = "{audiences}"\n')
     incident = ok(
         mimdesk(
             "incident", "declare", "--title", "Card payments failing", "--severity", "1"
@@ -479,6 +482,14 @@ def test_update_preview_send_and_approve(
     assert "Failover started" in shown["copies"][0]["body"]
     assert shown["deliveries"][0]["to"] == ["cio@bank.example"]
 
+    config_text = config.read_text()
+    config.write_text(nowhere.read_text())
+    refused = mimdesk("update", "send", incident, "--audience", "execs")
+    assert refused.returncode != 0
+    assert "email is not set up ([smtp] host and from)" in refused.stderr
+    assert "nothing was sent" in refused.stderr
+    config.write_text(config_text)
+
     drafted = ok(mimdesk("update", "send", incident, "--audience", "execs"))
     assert "drafted for Executives" in drafted
     draft_id = drafted.split("approve ")[1].split()[1].strip("`")
@@ -487,7 +498,7 @@ def test_update_preview_send_and_approve(
     assert refused.returncode != 0
     assert "someone else" in refused.stderr
 
-    config.write_text(f'operator = "dana"\naudiences = "{audiences}"\n')
+    config.write_text(f'operator = "dana"\naudiences = "{audiences}"\n{smtp}')
     assert "approved and queued for Executives" in ok(
         mimdesk("update", "approve", incident, draft_id)
     )

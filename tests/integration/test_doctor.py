@@ -30,7 +30,7 @@ from .synapse import Synapse
 
 SLACK_TOKEN = "xoxb-424242-doctor-token-do-not-show"
 CHECKS = ["settings", "store", "logs", "keyring", "prometheus", "alertmanager",
-          "matrix", "slack", "teams"]  # fmt: skip
+          "matrix", "slack", "teams", "email"]  # fmt: skip
 
 
 def secrets(**kept: str) -> doctor.SecretLookup:
@@ -213,6 +213,7 @@ def test_doctor_json_all_set_up_and_working_exits_0(
     assert statuses == dict.fromkeys(CHECKS[:7], "ok") | {
         "slack": "skipped",
         "teams": "skipped",
+        "email": "skipped",
     }
     assert all(
         set(c) == {"name", "status", "message", "seconds"} for c in report["checks"]

@@ -367,7 +367,7 @@ def test_checks_for_lists_every_check_in_order(paths: Paths) -> None:
 
     assert [name for name, _check in named] == [
         "settings", "store", "logs", "keyring", "prometheus", "alertmanager",
-        "matrix", "slack", "teams",
+        "matrix", "slack", "teams", "email",
     ]  # fmt: skip
     assert doctor.passed([Check("a", Status.OK, ""), Check("b", Status.SKIPPED, "")])
     assert not doctor.passed([Check("a", Status.FAILED, "")])

@@ -29,6 +29,7 @@ from mimdesk.updates import (
     TemplateProblem,
     context_for,
     deliveries,
+    not_set_up,
     render_all,
     update_type_for,
 )
@@ -125,6 +126,46 @@ def test_a_broken_audiences_file_names_its_line(
         ("{{ incident.titel }}", "line 1.*no attribute 'titel'"),
         ("{{ incident.title }}\n{% set incident.title = 'x' %}", "cannot assign"),
         ("{% if %}", "line 1"),
+        (
+            '{% for i in "a"*100000 %}{% for j in "a"*100000 %}{% endfor %}'
+            "{% endfor %}done",
+            r"'\*' would make more than 1000",
+        ),
+        ("{{ ('a' * 1000) * 1000 }}", r"'\*' would make more than 1000"),
+        ("{{ ['a'] * 5000 }}", r"'\*' would make more than 1000"),
+        (
+            "{% for x in range(1000) recursive %}{% if loop.depth < 4 %}"
+            "{{ loop(range(1000)) }}{% endif %}{% endfor %}",
+            "line 1: recursive loops are not allowed",
+        ),
+        ('{{ "%999999999d"|format(1) }}', "format that wide"),
+        ("{{ ('a'*1000)|center(999999999) }}", "too large"),
+        ('{{ ("a"*100000)*100000 }}', r"'\*' would make more than 1000"),
+        ('{{ ("a"*1000)|replace("a","b"*1000) }}', "result of more than 20000"),
+        ("{{ ('a'*1000).replace('a', 'b'*1000) }}", "result of more than 20000"),
+        ("{{ ('a'*1000)|indent(100000, true) }}", "result of more than 20000"),
+        ("{{ ('b'*1000).join(['a'*1000] * 1000) }}", "result of more than 20000"),
+        (
+            "{% set s = 'a'*1000 %}{% set s = s ~ s %}{% set s = s ~ s %}"
+            "{% set s = s ~ s %}{% set s = s ~ s %}{% set s = s ~ s %}{{ 1 }}",
+            "result of more than 20000",
+        ),
+        (
+            "{% set s = 'a'*1000 %}{% set s = s + s %}{% set s = s + s %}"
+            "{% set s = s + s %}{% set s = s + s %}{% set s = s + s %}{{ 1 }}",
+            "result of more than 20000",
+        ),
+        (
+            "{% for a in range(1000) %}{% for b in range(1000) %}{% endfor %}"
+            "{% endfor %}done",
+            "loops ran more than 100000 steps",
+        ),
+        (
+            "{% set s = 'a' * 1000 %}"
+            + "{% set s %}{{ s }}{{ s }}{% endset %}" * 30
+            + "{{ 1 }}",
+            "wrote more than 200000 characters",
+        ),
     ],
 )
 def test_a_template_cannot_escape_or_stall(source: str, words: str) -> None:
@@ -140,6 +181,16 @@ def test_harmless_templates_render() -> None:
         name="t.txt",
     )
     assert text == "PAYMENTS: api ledger 38%"
+
+
+def test_templates_may_still_repeat_join_and_format_within_the_limits() -> None:
+    text = render_text(
+        "{{ '-' * 10 }} {{ ['a', 'b'] | join(', ') }} {{ '%05d' | format(42) }}"
+        " {{ incident.id | lower }} {{ incident.id ~ '!' }} {{ '{:>4}'.format(7) }}",
+        {"incident": {"id": "INC0012345"}},
+        name="t.txt",
+    )
+    assert text == "---------- a, b 00042 inc0012345 INC0012345!    7"
 
 
 # --- rendering, recording, approving ---------------------------------------------
@@ -226,6 +277,30 @@ def test_a_channel_not_opened_is_left_out_and_said_so(store: Store) -> None:
     assert [i.platform for i in store.outbox_open()] == ["email"]
 
 
+def test_an_update_that_can_reach_nobody_is_not_recorded(store: Store) -> None:
+    incident = declare(store)
+    rendered = rendered_for(store, incident, BRIDGE)  # no channel opened
+    with pytest.raises(DomainError, match="nothing could be sent"):
+        store.send_update(
+            incident, update_type="initial", copies=[r.copy() for r in rendered],
+            deliveries=deliveries(rendered), actor="dana",
+        ).result()  # fmt: skip
+    assert store.incident(incident).update_count == 0
+    assert store.outbox_open() == []
+
+
+def test_copies_for_platforms_not_set_up_are_named() -> None:
+    planned = [
+        {"audience": "executives", "platform": "email"},
+        {"audience": "desk", "platform": "email"},
+        {"audience": "bridge", "platform": "matrix"},
+    ]
+    assert not_set_up(planned, {"matrix", "email"}) == ""
+    assert not_set_up(planned, {"matrix"}) == (
+        "email is not set up ([smtp] host and from), so executives, desk cannot be told"
+    )
+
+
 def test_an_update_needs_someone_else_to_approve_it(store: Store) -> None:
     incident = declare(store)
     rendered = rendered_for(store, incident, EXEC)
@@ -260,3 +335,19 @@ def test_nobody_chosen_is_refused(store: Store) -> None:
         store.send_update(
             incident, update_type="initial", copies=[], deliveries=[], actor="dana"
         ).result()
+
+
+def test_a_sender_address_that_could_add_headers_is_refused(tmp_path: Path) -> None:
+    from mimdesk.settings import ChatSettings, chat_from_environment, load_settings
+
+    chat, problems = chat_from_environment(
+        ChatSettings(), {"MIMDESK_SMTP_FROM": "x@y.z\nBcc: evil@z.z"}
+    )
+    assert chat.smtp_from == ""
+    assert problems[0].startswith("MIMDESK_SMTP_FROM must be an email address")
+
+    path = tmp_path / "settings.toml"
+    path.write_text('[smtp]\nhost = "mail.bank.example"\nfrom = "not an address"\n')
+    loaded = load_settings(path)
+    assert loaded.settings.chat.smtp_from == ""
+    assert any("smtp.from must be an email address" in p for p in loaded.problems)

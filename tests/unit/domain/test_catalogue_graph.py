@@ -169,6 +169,16 @@ def test_cycles_through_soft_edges_are_refused_too() -> None:
         catalogue_from_mapping(tomllib.loads(text))
 
 
+def test_a_segment_may_be_as_large_as_the_limits() -> None:
+    text = GOOD.replace("customers = 1_200_000", "customers = 10_000_000_000")
+    text = text.replace("revenue_per_hour = 42_000.5", "revenue_per_hour = 1e12")
+
+    retail = catalogue_from_mapping(tomllib.loads(text)).segment("retail")
+
+    assert retail is not None
+    assert (retail.customers, retail.revenue_per_hour) == (10_000_000_000, 1e12)
+
+
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
@@ -178,6 +188,23 @@ def test_cycles_through_soft_edges_are_refused_too() -> None:
         ('revenue_per_hour = 42_000.5', 'revenue_per_hour = -1',
          "LINE 25: segment 'retail': revenue_per_hour must be a number of at "
          "least 0, not -1"),
+        ('customers = 1_200_000', 'customers = -40000',
+         "LINE 24: segment 'retail': customers must be 0 or more, not -40000"),
+        ('customers = 1_200_000', 'customers = 9_999_999_999_999_999_999_999_999',
+         "LINE 24: segment 'retail': customers must be at most 10_000_000_000, "
+         "not 9999999999999999999999999"),
+        ('revenue_per_hour = 42_000.5', 'revenue_per_hour = 1e308',
+         "LINE 25: segment 'retail': revenue_per_hour must be at most "
+         "1_000_000_000_000, not 1e+308"),
+        ('revenue_per_hour = 42_000.5', 'revenue_per_hour = 10_000_000_000_000',
+         "LINE 25: segment 'retail': revenue_per_hour must be at most "
+         "1_000_000_000_000, not 10000000000000"),
+        ('revenue_per_hour = 42_000.5', 'revenue_per_hour = inf',
+         "LINE 25: segment 'retail': revenue_per_hour must be a number of at "
+         "least 0, not inf"),
+        ('revenue_per_hour = 42_000.5', 'revenue_per_hour = nan',
+         "LINE 25: segment 'retail': revenue_per_hour must be a number of at "
+         "least 0, not nan"),
         ('soft_services = ["search"]', 'soft_sevices = ["search"]',
          "LINE 18: business service 'payments': unknown key 'soft_sevices' "
          "(known: id, name, owner, segments, services, soft_services)"),
