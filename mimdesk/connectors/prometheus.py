@@ -146,6 +146,9 @@ class PrometheusClient:
 
     def _get_once(self, path: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
         url = self.base_url + path
+        # FIXME(prometheus): the read timeout applies to each read, so a server
+        # that drips its answer a byte at a time is never timed out; a deadline
+        # for the whole request is missing (`query` and `impact` then wait).
         try:
             response = self._session.get(
                 url, params=params, timeout=self.timeout, verify=self._verify

@@ -64,6 +64,9 @@ class ConsoleGuard(QObject):
         super().__init__(parent)
         self.data_dir = data_dir
         self.name = server_name(data_dir)
+        # FIXME(ui): QLockFile judges a lock stale by its process id and name; if a
+        # killed console's id is reused by another process of the same name, the
+        # next start is refused and told to end that unrelated process.
         self._lock = QLockFile(str(data_dir / LOCK_FILE))
         # A lock is stale only when its process is gone, never by age: a
         # console runs for weeks.

@@ -182,6 +182,8 @@ class ComposeUpdateDialog(QDialog):
         self._tick_defaults()
         self.refresh()
 
+    # FIXME(ui): rendering runs on the GUI thread; the sandbox bounds it (1 s,
+    # 100,000 loop steps), but a worker would keep typing smooth meanwhile.
     def refresh(self) -> None:
         """Render every chosen audience's copy again; say what is wrong."""
         self._timer.stop()
