@@ -178,6 +178,7 @@ def _console(
     ]
     banners = [("warning", text) for text in problems if text]
 
+    from mimdesk.runbook_files import library as runbook_library
     from mimdesk.ui.console import ConsoleContext
     from mimdesk.ui.first_run import show_connections
     from mimdesk.ui.main import run_console
@@ -214,6 +215,7 @@ def _console(
             roles=policies.roles, targets=policies.targets, regimes=policies.regimes,
             health=feed, alerts=alerts.intake, chat=chat.feed,
             connections=partial(show_connections, paths.config_file),
+            runbooks=runbook_library(paths.config_file, demo=args.demo),
         )  # fmt: skip
         size = getattr(args, "size", None)
         return run_console(

@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from mimdesk import __version__, logs
+from mimdesk.cli_actions import add_parsers as add_action_commands
 from mimdesk.cli_alerts import add_parsers as add_alert_commands
 from mimdesk.cli_chat import add_parsers as add_chat_commands
 from mimdesk.cli_doctor import add_parsers as add_doctor_command
 from mimdesk.cli_health import add_parsers as add_health_commands
 from mimdesk.cli_impact import add_parsers as add_impact_commands
+from mimdesk.cli_report import add_parsers as add_report_commands
 from mimdesk.cli_updates import add_parsers as add_update_commands
 from mimdesk.cli_wall import add_commands as add_wall_commands
 from mimdesk.domain import incident as model
@@ -673,6 +675,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_alert_commands(sub, common)
     add_chat_commands(sub, common)
     add_impact_commands(sub, common)
+    add_action_commands(sub, common)
+    add_report_commands(sub, common)
     add_update_commands(sub, common)
     add_doctor_command(sub, common)
     return parser

@@ -50,6 +50,14 @@ OUTBOX_CHANGED = "chat.outbox_changed"
 IMPACT_OVERRIDDEN = "impact.overridden"
 IMPACT_OVERRIDE_CLEARED = "impact.override_cleared"
 
+RUNBOOK_STARTED = "recovery.runbook_started"
+ACTION_ADDED = "recovery.action_added"
+ACTION_ASSIGNED = "recovery.action_assigned"
+ACTION_STATUS = "recovery.action_status"
+ACTION_DEPENDS = "recovery.action_depends"
+CHECK_RESULT = "recovery.check_result"
+VERIFY_OVERRIDDEN = "recovery.verify_overridden"
+
 KINDS = frozenset(
     {
         INCIDENT_CREATED, STATUS_CHANGED, NOTE_ADDED, SEVERITY_CHANGED, TITLE_CHANGED,
@@ -59,6 +67,8 @@ KINDS = frozenset(
         CHAT_POSTED, CHAT_RECEIVED, CHAT_MEMBERSHIP, CHAT_PINNED, OUTBOX_CHANGED,
         IMPACT_OVERRIDDEN, IMPACT_OVERRIDE_CLEARED,
         UPDATE_DRAFTED, UPDATE_APPROVED,
+        RUNBOOK_STARTED, ACTION_ADDED, ACTION_ASSIGNED, ACTION_STATUS,
+        ACTION_DEPENDS, CHECK_RESULT, VERIFY_OVERRIDDEN,
     }
 )  # fmt: skip
 

@@ -546,7 +546,7 @@ def describe(event: ev.JournalEvent) -> str:
     if event.kind == ev.TITLE_CHANGED:
         return f"title changed to \u201c{p['to']}\u201d"
     # These build on the incident model.
-    from mimdesk.domain import chat, impact_override, stakeholder
+    from mimdesk.domain import actions, chat, impact_override, stakeholder
 
     return (
         _describe_roster(event)
@@ -555,6 +555,7 @@ def describe(event: ev.JournalEvent) -> str:
         or chat.describe(event)
         or stakeholder.describe(event)
         or impact_override.describe(event)
+        or actions.describe(event)
         or event.kind
     )
 

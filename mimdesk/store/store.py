@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from mimdesk.domain import actions as actions_model
 from mimdesk.domain import alert_links, impact_override, stakeholder
 from mimdesk.domain import chat as chat_model
 from mimdesk.domain import events as ev
@@ -285,9 +286,28 @@ class Store:
                 cache=self._states,
             )
             self._invite_requested(conn, written)
+            self._owners_follow_roles(conn, written, now)
             return written
 
         return self.submit(job)
+
+    def _owners_follow_roles(
+        self, conn: sqlite3.Connection, written: Sequence[JournalEvent], now: datetime
+    ) -> None:
+        """Recovery actions waiting for a role's holder become theirs, on the record."""
+        state = self._states.load(conn, written[0].incident_id) if written else None
+        if state is None:
+            return
+        events = list(journal.iter_events(conn, state.id))
+        drafts = actions_model.follow_roles(
+            state, actions_model.board_of(events), roster_model.of_timeline(events),
+            now=now, actor=written[-1].actor,
+        )  # fmt: skip
+        if drafts:
+            journal.append(
+                conn, state.id, drafts, seat=self.seat, recorded_at=now, state=state,
+                cache=self._states,
+            )  # fmt: skip
 
     def impact_command(
         self, incident_id: str, decide: impact_override.Decision
@@ -313,6 +333,31 @@ class Store:
 
         return self.submit(job)
 
+    def action_command(
+        self, incident_id: str, decide: actions_model.Decision
+    ) -> Future[list[JournalEvent]]:
+        """Change recovery actions, decided against the board and roster as the
+        journal holds them when it is written."""
+
+        def job(conn: sqlite3.Connection) -> list[JournalEvent]:
+            now = self._clock()
+
+            def with_board(state: Incident) -> Sequence[NewEvent]:
+                events = list(journal.iter_events(conn, state.id))
+                board = actions_model.board_of(events)
+                return decide(state, board, roster_model.of_timeline(events), now)
+
+            return journal.run_command(
+                conn, incident_id, with_board, seat=self.seat, recorded_at=now,
+                cache=self._states,
+            )  # fmt: skip
+
+        return self.submit(job)
+
+    def board(self, incident_id: str) -> actions_model.Board:
+        """The incident's recovery actions, checks and overrides."""
+        return actions_model.board_of(self.timeline(incident_id))
+
     def change_status(
         self,
         incident_id: str,
@@ -324,9 +369,15 @@ class Store:
         reason: str | None = None,
         undo: bool = False,
     ) -> Future[list[JournalEvent]]:
-        return self.command(
-            incident_id,
-            lambda state, now: model.change_status(
+        """Move the lifecycle on; mitigated and resolved wait for the started
+        runbooks' verification checks to pass, or an override on the record."""
+
+        def decide(
+            state: Incident, board: actions_model.Board, _r: Roster, now: datetime
+        ) -> list[NewEvent]:
+            if not undo and target.rank > state.status.rank:
+                actions_model.require_verified(board, target)
+            return model.change_status(
                 state,
                 target,
                 at=at or now,
@@ -335,8 +386,9 @@ class Store:
                 typed_offset=typed_offset,
                 reason=reason,
                 undo=undo,
-            ),
-        )
+            )
+
+        return self.action_command(incident_id, decide)
 
     def add_note(
         self,

@@ -35,6 +35,7 @@ from mimdesk.domain.incident import Incident, in_time_order
 from mimdesk.domain.lifecycle import ORDER, Status
 from mimdesk.domain.regulatory import Regime
 from mimdesk.domain.roster import RolePolicy, Roster
+from mimdesk.domain.runbooks import Library
 from mimdesk.domain.severity import LEVELS
 from mimdesk.domain.targets import DEFAULT_POLICY, TargetPolicy
 from mimdesk.domain.times import format_clock
@@ -44,6 +45,7 @@ from mimdesk.settings import Settings, resolve_zone
 from mimdesk.store import backup
 from mimdesk.store.journal import IncidentNotFound
 from mimdesk.store.store import Store
+from mimdesk.ui.actions_panel import ActionsPanel, RecoveryActions
 from mimdesk.ui.alert_feed import AlertFeed, AlertIntake
 from mimdesk.ui.alerts_dialog import AlertActions
 from mimdesk.ui.alerts_view import AlertsView
@@ -61,7 +63,9 @@ from mimdesk.ui.health_list import HealthList, monitoring_words, summary
 from mimdesk.ui.impact_dialog import ImpactActions
 from mimdesk.ui.impact_panel import IMPACT_TITLE, ImpactPanel
 from mimdesk.ui.incident_list import IncidentList, IncidentListModel
+from mimdesk.ui.metrics_view import MetricsAction
 from mimdesk.ui.reminders import ReminderNotifier
+from mimdesk.ui.report_action import ReportAction
 from mimdesk.ui.roster_panel import RosterPanel
 from mimdesk.ui.theme import THEMES, Theme, apply_theme
 from mimdesk.ui.timeline import Timeline
@@ -104,6 +108,7 @@ class ConsoleContext:
     health: HealthFeed | None = None
     alerts: AlertIntake | None = None  # deliveries received by this process
     chat: ChatFeed | None = None  # chat platforms and the outbox, when running
+    runbooks: Library = field(default_factory=Library)  # recovery runbooks to offer
     # Opens the Connections dialog over the given window (View → Connections…).
     connections: Callable[[QWidget], object] | None = None
 
@@ -185,6 +190,7 @@ class ConsoleWindow(ClockCommands, QMainWindow):
             self.health_list.show_state(self.ctx.health.latest)
         self.roster_panel = RosterPanel(self.theme, self.ctx.directory, self.ctx.roles)
         self.roster_panel.roster_action.connect(self._on_roster_panel_roster_action)
+        self.actions_panel = ActionsPanel(self.theme, self.zone)
         self.impact_panel = ImpactPanel(
             self.theme, self.zone, self.ctx.catalogue, self.ctx.health,
             self.ctx.clock.now,
@@ -194,7 +200,8 @@ class ConsoleWindow(ClockCommands, QMainWindow):
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addWidget(self.header)
         right_layout.addWidget(self.clock_panel)
-        right_layout.addWidget(self._middle(), 1)
+        right_layout.addWidget(self._middle(), 3)
+        right_layout.addWidget(self.actions_panel, 1)
         right_layout.addWidget(self.error)
         right_layout.addWidget(self.compose)
         left = QWidget()
@@ -293,6 +300,8 @@ class ConsoleWindow(ClockCommands, QMainWindow):
         self._action(incident, "&Bridge roster: person", "Ctrl+J", self._focus_roster)
         self._add_bridge_actions(incident)
         self.impact_actions = ImpactActions(self, incident)
+        self.recovery_actions = RecoveryActions(self, incident)
+        self.report_action = ReportAction(self, incident)
         incident.addSeparator()
         self.undo_action = self._action(
             incident, "&Undo last status change", "Ctrl+Z", self.undo
@@ -332,6 +341,7 @@ class ConsoleWindow(ClockCommands, QMainWindow):
             self.toggle_zone,
         )
         self._action(view, "&Full screen", "F11", self.toggle_full_screen)
+        self.metrics_action = MetricsAction(self, view)
         health = self._action(view, "&Health view", "F2", self.toggle_health)
         health.setShortcuts([QKeySequence("F2"), QKeySequence("Ctrl+H")])
         alerts = self._action(view, "&Alerts view", "F3", self.toggle_alerts)
@@ -422,6 +432,7 @@ class ConsoleWindow(ClockCommands, QMainWindow):
         events = self._show_timeline(incident)
         self.impact_panel.show_incident(incident, events)
         self._show_roster(incident, events)
+        self.recovery_actions.show(incident, events)
         self._keep_clock_read(incident, events)
         self._show_clock(now)
         self._enable_writing()
@@ -552,6 +563,7 @@ class ConsoleWindow(ClockCommands, QMainWindow):
         self.chat_actions.enable(chosen)
         self.update_actions.enable(chosen)
         self.impact_actions.enable(chosen)
+        self.recovery_actions.enable(chosen)
 
     def _on_bridge_read_failed(self, reason: str) -> None:
         self._read_failed = True
@@ -666,6 +678,7 @@ class ConsoleWindow(ClockCommands, QMainWindow):
     def _on_declared(self, incident_id: str) -> None:
         self.selected = incident_id
         self.show_message(f"{incident_id} declared")
+        self.recovery_actions.declared(incident_id)
 
     def _on_compose_note_entered(self, text: str) -> None:
         if self.selected is None:

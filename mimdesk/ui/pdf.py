@@ -1,14 +1,22 @@
-"""Stakeholder updates as PDF, for audiences told on paper when nothing else
-works (Qt's own PDF writer: no browser, no network)."""
+"""Stakeholder updates and post-incident reports as PDF, for people told on
+paper (Qt's own PDF writer: no browser, no network)."""
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import QMarginsF
-from PySide6.QtGui import QFont, QPageLayout, QPageSize, QPdfWriter, QTextDocument
+from PySide6.QtGui import (
+    QFont,
+    QGuiApplication,
+    QPageLayout,
+    QPageSize,
+    QPdfWriter,
+    QTextDocument,
+)
 
 from mimdesk.domain.times import utc_iso
 
@@ -45,3 +53,36 @@ def write_update_pdf(
     if not path.is_file() or path.stat().st_size == 0:
         raise OSError(f"the PDF {path} could not be written")
     return path
+
+
+def write_html_pdf(path: Path, html: str, *, title: str) -> Path:
+    """An HTML document (headings, tables) printed on A4 pages at `path`.
+
+    Works without a display: outside the console a Qt application is made on
+    the offscreen platform, which is all the text layout needs."""
+    if QGuiApplication.instance() is None:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        _keep.append(QGuiApplication([]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = QPdfWriter(str(path))
+    writer.setTitle(title)
+    writer.setCreator("MIMDesk")
+    writer.setResolution(300)
+    writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
+    # QTextDocument.print_ adds its own 2 cm around the text and numbers the pages.
+    writer.setPageMargins(QMarginsF(0, 0, 0, 0), QPageLayout.Unit.Millimeter)
+    document = QTextDocument()
+    font = QFont()
+    font.setPointSize(10)
+    # Without ligatures, text copied or searched in the PDF is the text written.
+    font.setFeature(QFont.Tag("liga"), 0)
+    document.setDefaultFont(font)
+    document.setHtml(html)
+    document.print_(writer)
+    del writer  # finishes the file
+    if not path.is_file() or path.stat().st_size == 0:
+        raise OSError(f"the PDF {path} could not be written")
+    return path
+
+
+_keep: list[QGuiApplication] = []  # the application made for writing, kept alive

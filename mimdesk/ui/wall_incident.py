@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mimdesk.domain.actions import board_of, recovery_line
 from mimdesk.domain.incident import Incident
 from mimdesk.domain.lifecycle import ORDER
 from mimdesk.domain.times import format_clock, format_duration, parse_utc
@@ -307,6 +308,12 @@ class IncidentPage(QFrame):
         detected = both_zones(incident.detected_at, self.zone, now)
         services = ", ".join(incident.services) or "no service named"
         text = f"Detected {detected} \u00b7 {services}"
+        # FIXME(wall): recovery progress rides on the detail line; a section of
+        # its own would colour blocked and overdue actions like the deadlines.
+        board = board_of(self.live.events if self.live else ())
+        recovery = recovery_line(board, now)
+        if recovery:
+            text += f"\n{recovery}"
         paint(self.detail, Cell(text, "muted"), self.theme)
 
     def _show_strip(self, incident: Incident, now: datetime) -> None:

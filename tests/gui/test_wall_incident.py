@@ -381,3 +381,38 @@ def test_the_wall_says_due_soon_in_amber_before_red(
     board._on_clock_timer_timeout()
     assert page.clock.next_update.text() == "DUE SOON 00:05:00"
     assert DARK.warning in page.clock.next_update.styleSheet()
+
+
+def test_recovery_progress_shows_done_blocked_and_overdue_with_owners(
+    make_wall, store: Store, fake_time: FakeTime, qtbot, tmp_path: Path
+) -> None:
+    from mimdesk.domain import actions as act
+    from mimdesk.resources import resource
+    from mimdesk.runbook_files import load_runbook
+
+    seed(store, fake_time.now())
+    runbook, _ = load_runbook(resource("runbooks", "payments.toml"))
+    assert runbook is not None
+    incident_id = _sev1(store)
+    store.action_command(
+        incident_id,
+        lambda i, b, r, now: act.start_runbook(i, b, r, runbook, now=now, actor="x"),
+    ).result()
+    store.action_command(
+        incident_id,
+        lambda i, b, r, now: [
+            act.set_status(i, b, "A2", act.ActionStatus.BLOCKED, now=now,
+                           actor="x", reason="line down")
+        ],
+    ).result()  # fmt: skip
+    board = make_wall(demo=False)
+    page = board.incident_page
+    fake_time.advance(12 * 60)  # A1 was due 10 min after the runbook started
+    page.set_now(fake_time.now())
+
+    assert page.detail.text().splitlines()[-1] == (
+        "Recovery 0/4 done \u00b7 1 blocked \u00b7 overdue: A1 (bob)"
+    )
+    out = Path(os.environ.get("MIMDESK_SCREENSHOTS", tmp_path))
+    out.mkdir(parents=True, exist_ok=True)
+    board.grab().toImage().save(str(out / "wall-recovery.png"))

@@ -1,0 +1,145 @@
+"""`mimdesk actions`: a runbook started on the DEMO payments incident, actions
+moved, a circle refused, checks recorded, and "mitigated" held back until the
+verification passes or is overridden."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mimdesk import checks, cli
+from mimdesk.domain.actions import FAILED, PASSED, CheckResult
+from mimdesk.domain.runbooks import Check
+
+
+@pytest.fixture
+def run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    """`mimdesk --demo ARGS` in this process; gives (exit code, stdout, stderr)."""
+    for name in ("MIMDESK_CATALOGUE", "MIMDESK_PROMETHEUS_URL", "MIMDESK_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+
+    def call(*args: str) -> tuple[int, str, str]:
+        argv = ["--data-dir", str(tmp_path / "data"), "--config",
+                str(tmp_path / "settings.toml"), "--demo", *args]  # fmt: skip
+        parsed = cli.build_parser().parse_args(argv)
+        code = cli._run(parsed.func, cli.Context(parsed), parsed)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return call
+
+
+def outcome_is(monkeypatch: pytest.MonkeyPatch, outcome: str) -> None:
+    def fake(check: Check, *, target: str, now: datetime, **_: Any) -> CheckResult:
+        return CheckResult(check.name, outcome, "worst 0.002 over 5 min", now, target)
+
+    monkeypatch.setattr(checks, "run_check", fake)
+
+
+@pytest.fixture
+def sev1(run: Any) -> str:
+    code, out, _ = run("incident", "list", "--json")
+    assert code == 0
+    return next(i["id"] for i in json.loads(out)["incidents"] if i["severity"] == 1)
+
+
+def test_the_payments_runbook_is_offered_and_started_with_owners(
+    run: Any, sev1: str
+) -> None:
+    code, out, _ = run("actions", sev1, "runbook")
+    assert code == 0
+    assert out.startswith("* payments-failover ")
+
+    code, out, _ = run("actions", sev1, "runbook", "payments-failover")
+    assert code == 0
+    assert "action A1 added: Confirm the failure" in out
+    assert "(bob)" in out
+
+    code, out, _ = run("actions", sev1)
+    assert out.splitlines()[0] == "Recovery: 0/4 done, 0 blocked, 0 overdue"
+    assert "decision: If payments still fail" in out
+    assert "Verify: payments error ratio below 1% for 5 minutes: not run yet" in out
+
+
+def test_moves_a_refused_circle_and_the_json(run: Any, sev1: str) -> None:
+    run("actions", sev1, "runbook", "payments-failover")
+
+    assert run("actions", sev1, "done", "A1")[0] == 0
+    code, _, err = run("actions", sev1, "block", "A2")
+    assert code == 2
+    assert "say why the action is blocked" in err
+    assert run("actions", sev1, "block", "A2", "--reason", "line down")[0] == 0
+    code, _, err = run("actions", sev1, "depend", "A1", "A4")
+    assert code == 2
+    assert "circle (A1 -> A4 -> A3 -> A1)" in err
+    code, out, _ = run("actions", sev1, "add", "Call", "the", "vendor",
+                       "--owner", "alice", "--due", "30m", "--after", "A3")  # fmt: skip
+    assert code == 0
+    assert "action A5 added: Call the vendor (alice)" in out
+
+    code, out, _ = run("actions", sev1, "--json")
+    data = json.loads(out)
+    assert data["format"] == "mimdesk.actions/1"
+    assert data["progress"] == {"done": 1, "total": 5, "blocked": 1, "overdue": []}
+    a2 = data["actions"][1]
+    assert (a2["status"], a2["reason"], a2["owner"]) == ("blocked", "line down", None)
+    assert data["actions"][4]["after"] == ["A3"]
+
+
+def test_mitigated_waits_for_verification_then_is_allowed(
+    run: Any, sev1: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run("actions", sev1, "runbook", "payments-failover")
+
+    code, _, err = run("incident", "status", sev1, "mitigated")
+    assert code == 2
+    assert "mitigated waits for verification" in err
+
+    outcome_is(monkeypatch, FAILED)
+    code, out, _ = run("actions", sev1, "verify")
+    assert code == 1
+    assert "check failed (verify): payments error ratio below 1%" in out
+    assert run("incident", "status", sev1, "mitigated")[0] == 2
+
+    outcome_is(monkeypatch, PASSED)
+    assert run("actions", sev1, "verify")[0] == 0
+    assert run("incident", "status", sev1, "mitigated")[0] == 0
+
+
+def test_an_override_is_kept_in_the_timeline(run: Any, sev1: str) -> None:
+    run("actions", sev1, "runbook", "payments-failover")
+
+    code, _, err = run("actions", sev1, "verify", "--override", "mitigated")
+    assert code == 2
+    assert "say why" in err
+    code, out, _ = run("actions", sev1, "verify", "--override", "mitigated",
+                       "--reason", "vendor confirms the fix")  # fmt: skip
+    assert code == 0
+    assert run("incident", "status", sev1, "mitigated")[0] == 0
+
+    code, out, _ = run("incident", "show", sev1)
+    assert "verification overridden for mitigated: vendor confirms the fix" in out
+
+
+def test_action_checks_run_and_are_recorded(
+    run: Any, sev1: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run("actions", sev1, "runbook", "payments-failover")
+    outcome_is(monkeypatch, PASSED)
+
+    code, out, _ = run("actions", sev1, "check")
+
+    assert code == 0
+    assert out.strip().endswith(
+        "check passed (action A3): payments error ratio below 1% for 5 minutes"
+        " \u2014 worst 0.002 over 5 min"
+    )
+    code, _, err = run("actions", sev1, "check", "A1")
+    assert code == 2
+    assert "no action chosen has a check" in err
