@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mimdesk.checks import run_check
 from mimdesk.domain import actions as model
 from mimdesk.domain.errors import DomainError
 from mimdesk.domain.events import JournalEvent
@@ -575,6 +574,7 @@ def _check_and_record(
     ctx: ConsoleContext, incident_id: str, jobs: Sequence[tuple[Check, str]]
 ) -> list[JournalEvent]:
     """On a worker thread: each check with its timeout, then one command."""
+    from mimdesk.checks import run_check  # requests: loaded when a check runs
     from mimdesk.sync.sources import choose_source
 
     source = choose_source(ctx.settings, demo=ctx.demo)

@@ -14,6 +14,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 
+from mimdesk import checks
 from mimdesk.domain.actions import FAILED, PASSED, CheckResult
 from mimdesk.domain.lifecycle import Status
 from mimdesk.domain.runbooks import Check
@@ -40,7 +41,7 @@ def checks_say(monkeypatch: pytest.MonkeyPatch, outcome: str) -> None:
     def fake(check: Check, *, target: str, now: datetime, **_: Any) -> CheckResult:
         return CheckResult(check.name, outcome, "worst 0.002 over 5 min", now, target)
 
-    monkeypatch.setattr(actions_panel, "run_check", fake)
+    monkeypatch.setattr(checks, "run_check", fake)
 
 
 @pytest.fixture
@@ -193,7 +194,7 @@ def test_c_runs_the_selected_actions_check_off_the_gui_thread(
         threads.append(threading.current_thread().name)
         return CheckResult(check.name, PASSED, "worst 0.002 over 5 min", now, target)
 
-    monkeypatch.setattr(actions_panel, "run_check", fake)
+    monkeypatch.setattr(checks, "run_check", fake)
     tree = window.actions_panel.tree
     qtbot.keyClick(window, Qt.Key.Key_K, CTRL)
     qtbot.keyClick(tree, Qt.Key.Key_C)  # A1 has no check
