@@ -15,6 +15,7 @@ from typing import Any
 
 from mimdesk.domain.chat import PLATFORMS
 from mimdesk.domain.errors import DomainError
+from mimdesk.domain.toml_lines import key_line
 
 UPDATE_TYPES = ("initial", "update", "mitigated", "resolved")
 KEYS = frozenset({"id", "name", "email", "chat", "channels", "print", "types"})
@@ -161,21 +162,4 @@ def _texts(value: object, key: str, fail: Any) -> tuple[str, ...]:
 def locate(text: str, error: AudienceError) -> int | None:
     """The line (from 1) an error is about: the key in its audience table, or
     the table's header, or a top-level key."""
-    lines = text.splitlines()
-    start, seen = 0, 0
-    if error.number:
-        for number, line in enumerate(lines, start=1):
-            if line.strip().startswith("[[audience]]"):
-                seen += 1
-                if seen == error.number:
-                    start = number
-                    break
-        if not start:
-            return None
-    for number in range(start + 1, len(lines) + 1):
-        line = lines[number - 1].strip()
-        if error.number and line.startswith("["):
-            break
-        if error.key and line.split("=", 1)[0].strip() == error.key:
-            return number
-    return start or None
+    return key_line(text, "audience", error.number, error.key)

@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from mimdesk.domain.errors import DomainError
+from mimdesk.domain.toml_lines import key_line
 
 TOP_KEYS = frozenset({"id", "name", "services", "severities", "step", "verify"})
 STEP_KEYS = frozenset({"id", "title", "role", "expected", "after", "check", "decision"})
@@ -343,24 +344,7 @@ def find_cycle(after: Mapping[str, Sequence[str]]) -> list[str]:
 def locate(text: str, error: RunbookError) -> int | None:
     """The line (from 1) an error is about: the key in its table, the table's
     header, or a top-level key."""
-    lines = text.splitlines()
-    start, seen = 0, 0
-    if error.number:
-        for number, line in enumerate(lines, start=1):
-            if line.strip().startswith(f"[[{error.table}]]"):
-                seen += 1
-                if seen == error.number:
-                    start = number
-                    break
-        if not start:
-            return None
-    for number in range(start + 1, len(lines) + 1):
-        line = lines[number - 1].strip()
-        if error.number and line.startswith("[["):
-            break
-        if error.key and line.split("=", 1)[0].strip() == error.key:
-            return number
-    return start or None
+    return key_line(text, error.table, error.number, error.key, stop_at="[[")
 
 
 def matching(
