@@ -8,10 +8,10 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from mimdesk import doctor
 from mimdesk.logs import LOG_FILE
 
 if TYPE_CHECKING:
+    from mimdesk import doctor
     from mimdesk.cli import Context
 
 EXIT_OK, EXIT_PROBLEMS = 0, 1
@@ -30,6 +30,8 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
+    from mimdesk import doctor  # connectors: loaded when used
+
     results = doctor.run(doctor.checks_for(ctx.paths, ctx.settings))
     if args.json:
         json.dump(doctor_json(ctx, results), sys.stdout, indent=2, ensure_ascii=False)
@@ -51,6 +53,8 @@ def _paths(ctx: Context) -> dict[str, str]:
 
 
 def doctor_json(ctx: Context, results: list[doctor.Check]) -> dict[str, Any]:
+    from mimdesk import doctor  # connectors: loaded when used
+
     return {
         "format": doctor.FORMAT,
         "ok": doctor.passed(results),
@@ -60,6 +64,8 @@ def doctor_json(ctx: Context, results: list[doctor.Check]) -> dict[str, Any]:
 
 
 def doctor_lines(ctx: Context, results: list[doctor.Check]) -> list[str]:
+    from mimdesk import doctor  # connectors: loaded when used
+
     lines = [f"{key + ':':13}{value}" for key, value in _paths(ctx).items()]
     lines.append("")
     for result in results:

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment
-
 from mimdesk.domain import events as ev
 from mimdesk.domain.catalogue import Catalogue
 from mimdesk.domain.directory import Directory
@@ -551,6 +549,8 @@ def _cell(text: str) -> str:
 
 
 def _render(template: str, data: Mapping[str, Any], *, html: bool) -> str:
+    from jinja2 import Environment  # loaded when a report is rendered
+
     env = Environment(autoescape=html, keep_trailing_newline=True)
     env.filters["cell"] = _cell
     return env.from_string(template).render(

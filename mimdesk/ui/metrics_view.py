@@ -7,7 +7,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-import pyqtgraph as pg
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout, QWidget
@@ -17,6 +16,8 @@ from mimdesk.domain.times import format_ago
 from mimdesk.ui.theme import Theme
 
 if TYPE_CHECKING:
+    import pyqtgraph as pg
+
     from mimdesk.ui.console import ConsoleContext
 
 LABELS = ("acknowledge", "mobilise", "mitigate", "resolve")
@@ -51,6 +52,8 @@ def summary_text(found: model.Metrics, *, demo: bool) -> str:
 
 
 def _bars(theme: Theme, found: model.Metrics) -> pg.PlotWidget:
+    import pyqtgraph as pg  # loaded when the metrics are shown
+
     """Median and 90th percentile of each duration, in minutes."""
     plot = pg.PlotWidget(background=theme.panel)
     plot.setObjectName("metrics-durations")
@@ -71,6 +74,8 @@ def _bars(theme: Theme, found: model.Metrics) -> pg.PlotWidget:
 
 
 def _severities(theme: Theme, found: model.Metrics) -> pg.PlotWidget:
+    import pyqtgraph as pg  # loaded when the metrics are shown
+
     plot = pg.PlotWidget(background=theme.panel)
     plot.setObjectName("metrics-severity")
     plot.setMenuEnabled(False)
