@@ -3,6 +3,7 @@ button, and what the last test found; the worker that runs a test."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
@@ -20,6 +21,8 @@ from PySide6.QtWidgets import (
 from mimdesk import doctor
 from mimdesk.doctor import Check, Status
 from mimdesk.ui.theme import Theme
+
+log = logging.getLogger(__name__)
 
 WIDEST_LABEL = "Homeserver URL"
 WORDS = {Status.OK: "OK", Status.FAILED: "FAILED", Status.SKIPPED: "NOT SET UP"}
@@ -41,7 +44,11 @@ class CheckRunner(QObject):
 
     def start(self, section: str, attempt: int, check: Callable[[], Check]) -> None:
         def work() -> None:
-            self.finished.emit(section, attempt, doctor.timed(section, check))
+            result = doctor.timed(section, check)
+            try:
+                self.finished.emit(section, attempt, result)
+            except RuntimeError:  # the dialog was closed while the check ran
+                log.debug("connection test of %s ended after its dialog", section)
 
         name = f"connection-test-{section}"
         threading.Thread(target=work, name=name, daemon=True).start()

@@ -139,8 +139,12 @@ class ConnectionsDialog(QDialog):
         self._environ = os.environ if environ is None else environ
         self.theme = THEMES.get(settings.theme, THEMES["dark"])
         self._attempts: dict[str, int] = {}
-        self.runner = CheckRunner()
-        self.runner.finished.connect(self._on_runner_finished)
+        self.runner = CheckRunner(self)
+        # Queued: a result that comes after the dialog closed is dropped, never
+        # shown from the checking thread.
+        self.runner.finished.connect(
+            self._on_runner_finished, Qt.ConnectionType.QueuedConnection
+        )
         layout = QVBoxLayout(self)
         self._intro(layout)
         self.sections = {
