@@ -150,9 +150,11 @@ def _show_console() -> None:
 def _first_run(paths: Paths, args: argparse.Namespace, screenshot: Path | None) -> bool:
     """On the first start, offer to set up the connections (see first_run);
     True when settings were saved."""
+    if screenshot is not None or args.demo or paths.config_file.exists():
+        return False  # most starts: nothing to ask, and the dialog is not loaded
     from mimdesk.ui import first_run
 
-    if screenshot is None and first_run.wanted(paths.config_file, demo=args.demo):
+    if first_run.wanted(paths.config_file, demo=args.demo):
         return first_run.run(paths.config_file)
     return False
 
