@@ -42,6 +42,7 @@ from mimdesk.domain.lifecycle import Status
 from mimdesk.domain.roster import Roster
 from mimdesk.domain.runbooks import Check, Runbook, parse_duration
 from mimdesk.domain.times import format_clock
+from mimdesk.ui.console_api import ConsoleCommands
 from mimdesk.ui.theme import Theme
 
 if TYPE_CHECKING:  # the console imports this module
@@ -255,33 +256,17 @@ class ActionDialog(QDialog):
         return None if not chosen or chosen == NOBODY else chosen
 
 
-class _Console(Protocol):
+class _Console(ConsoleCommands, Protocol):
     """What the recovery actions use of the console window."""
 
-    @property
-    def ctx(self) -> ConsoleContext: ...
     @property
     def actions_panel(self) -> ActionsPanel: ...
     @property
     def roster(self) -> Roster: ...
     @property
-    def run_dialog(self) -> Callable[[QDialog], bool]: ...
-    @property
     def selected(self) -> str | None: ...
     @property
     def status_actions(self) -> dict[Status, QAction]: ...
-
-    def _action(
-        self, menu: Any, text: str, shortcut: str | None, slot: Callable[[], object]
-    ) -> QAction: ...
-    def _command(
-        self,
-        submit: Callable[[], Future[Any]],
-        on_done: Callable[[Any], None] | None = None,
-    ) -> None: ...
-    def window(self) -> QWidget: ...
-    def show_message(self, text: str) -> None: ...
-    def show_error(self, text: str) -> None: ...
 
 
 class RecoveryActions(QObject):

@@ -11,7 +11,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -33,12 +33,13 @@ from mimdesk.domain.outbox import Item
 from mimdesk.domain.roster import Roster
 from mimdesk.ui.bridge import StoreBridge
 from mimdesk.ui.chat_feed import ChatFeed, platform_name, tick_boxes
+from mimdesk.ui.console_api import ConsoleCommands
 from mimdesk.ui.header import IncidentHeader
 from mimdesk.ui.outbox_dialog import OutboxDialog
 from mimdesk.ui.theme import Theme
 
 if TYPE_CHECKING:  # the console imports this module
-    from mimdesk.ui.console import ConsoleContext
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -151,11 +152,9 @@ class PostDialog(QDialog):
         self.problem.setStyleSheet(f"color:{theme.danger}; font-weight:600;")
 
 
-class _Console(Protocol):
+class _Console(ConsoleCommands, Protocol):
     """What the chat actions use of the console window."""
 
-    @property
-    def ctx(self) -> ConsoleContext: ...
     @property
     def theme(self) -> Theme: ...
     @property
@@ -165,28 +164,15 @@ class _Console(Protocol):
     @property
     def bridge(self) -> StoreBridge: ...
     @property
-    def run_dialog(self) -> Callable[[QDialog], bool]: ...
-    @property
     def confirm(self) -> Callable[[str, str], bool]: ...
     @property
     def roster(self) -> Roster: ...
     @property
     def writable(self) -> bool: ...
 
-    def _action(
-        self, menu: Any, text: str, shortcut: str | None, slot: Callable[[], object]
-    ) -> QAction: ...
-    def _command(
-        self,
-        submit: Callable[[], Future[Any]],
-        on_done: Callable[[Any], None] | None = None,
-    ) -> None: ...
     def _why_not_writable(self) -> str: ...
     def selected_event(self) -> JournalEvent | None: ...
     def timeline_events(self) -> list[JournalEvent]: ...
-    def window(self) -> QWidget: ...
-    def show_message(self, text: str) -> None: ...
-    def show_error(self, text: str) -> None: ...
 
 
 class ChatActions(QObject):

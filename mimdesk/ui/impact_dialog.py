@@ -3,13 +3,11 @@ Incident menu entry (Ctrl+I) that records what it says through the store."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from collections.abc import Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -27,11 +25,12 @@ from mimdesk.domain.events import JournalEvent
 from mimdesk.domain.impact import BusinessImpact
 from mimdesk.domain.impact_override import OVERRIDE_LEVELS, decision
 from mimdesk.domain.incident import Incident, describe
+from mimdesk.ui.console_api import ConsoleCommands
 from mimdesk.ui.header import IncidentHeader
 from mimdesk.ui.impact_panel import ImpactPanel
 
 if TYPE_CHECKING:  # the console imports this module
-    from mimdesk.ui.console import ConsoleContext
+    pass
 
 CLEAR = "clear"
 SHORTCUT = "Ctrl+I"
@@ -135,29 +134,13 @@ class OverrideDialog(QDialog):
         return "override", business, level, reason
 
 
-class _Console(Protocol):
+class _Console(ConsoleCommands, Protocol):
     """What the impact actions use of the console window."""
 
-    @property
-    def ctx(self) -> ConsoleContext: ...
     @property
     def header(self) -> IncidentHeader: ...
     @property
     def impact_panel(self) -> ImpactPanel: ...
-    @property
-    def run_dialog(self) -> Callable[[QDialog], bool]: ...
-
-    def _action(
-        self, menu: Any, text: str, shortcut: str | None, slot: Callable[[], object]
-    ) -> QAction: ...
-    def _command(
-        self,
-        submit: Callable[[], Future[Any]],
-        on_done: Callable[[Any], None] | None = None,
-    ) -> None: ...
-    def window(self) -> QWidget: ...
-    def show_message(self, text: str) -> None: ...
-    def show_error(self, text: str) -> None: ...
 
 
 class ImpactActions(QObject):

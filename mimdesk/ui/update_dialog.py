@@ -11,7 +11,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QObject, QTimer
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -34,6 +34,7 @@ from mimdesk.domain.audiences import UPDATE_TYPES, Audience, Audiences
 from mimdesk.domain.errors import DomainError
 from mimdesk.domain.events import JournalEvent
 from mimdesk.domain.incident import Incident
+from mimdesk.ui.console_api import ConsoleCommands
 from mimdesk.updates import (
     Rendered,
     TemplateProblem,
@@ -44,9 +45,6 @@ from mimdesk.updates import (
 )
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
-    from mimdesk.ui.console import ConsoleContext
     from mimdesk.ui.header import IncidentHeader
 
 log = logging.getLogger(__name__)
@@ -216,23 +214,13 @@ class ComposeUpdateDialog(QDialog):
             super().accept()
 
 
-class _Console(Protocol):
-    ctx: ConsoleContext
-    header: IncidentHeader
-    run_dialog: Callable[[QDialog], bool]
+class _Console(ConsoleCommands, Protocol):
+    """What the update actions use of the console window."""
 
-    def _action(
-        self, menu: QMenu, text: str, shortcut: str, slot: Callable[[], None]
-    ) -> QAction: ...
-    def _command(
-        self,
-        submit: Callable[[], Future[Any]],
-        on_done: Callable[[Any], None] | None = None,
-    ) -> None: ...
+    @property
+    def header(self) -> IncidentHeader: ...
+
     def timeline_events(self) -> list[JournalEvent]: ...
-    def window(self) -> QWidget: ...
-    def show_message(self, text: str) -> None: ...
-    def show_error(self, text: str) -> None: ...
 
 
 class UpdateActions(QObject):
