@@ -6,10 +6,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit bench bundle check-bundle system-deps clean
+.PHONY: run exercise test lint unit bench bundle check-bundle system-deps clean
 
 run: system-deps $(STAMP)
 	$(BIN)/mimdesk --demo
+
+# A scenario played by its reference response at 60 times real speed, in the
+# console with the wall beside it; the debrief PDF is written at the end.
+exercise: system-deps $(STAMP)
+	$(BIN)/mimdesk exercise run ledger-payments --speed 60 --autopilot --wall
 
 test: system-deps $(STAMP) lint
 	$(BIN)/pytest

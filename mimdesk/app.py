@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from mimdesk.sync.chat_status import ChatHealth
     from mimdesk.sync.outbox_sender import OutboxSender
     from mimdesk.sync.receiver import AlertReceiver
+    from mimdesk.sync.sources import Source
     from mimdesk.ui.alert_feed import AlertIntake
     from mimdesk.ui.chat_feed import ChatFeed
     from mimdesk.ui.health_feed import HealthFeed
@@ -346,13 +348,15 @@ def start_chat(
     demo: bool,
     notices: list[tuple[str, str]] | None = None,
     setup: ChatSetup | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> ChatRun:
     """The outbox sender and a reader per readable platform, on their threads,
     with a ChatFeed that tells the GUI how they do and what waits. Nothing runs
     on a read-only store; in DEMO the feed counts what is queued and nothing is
     sent or read. What the operator must know (no keyring, platforms half set
     up) is added to `notices` as (banner kind, text). `setup` replaces the one
-    made from the settings (tests give scripted platforms)."""
+    made from the settings (tests give scripted platforms); `clock`, the
+    store's own when it is not the wall clock (an exercise's)."""
     from mimdesk.sync.chat_setup import chat_setup
     from mimdesk.sync.chat_status import ChatHealth
     from mimdesk.ui.chat_feed import ChatFeed
@@ -374,7 +378,7 @@ def start_chat(
     )  # fmt: skip
     run = ChatRun(feed)
     if setup.factories:
-        _run_chat(run, store, setup, health, directory)
+        _run_chat(run, store, setup, health, directory, clock)
     return run
 
 
@@ -384,13 +388,17 @@ def _run_chat(
     setup: ChatSetup,
     health: ChatHealth,
     directory: Directory,
+    clock: Callable[[], datetime] | None = None,
 ) -> None:
     from mimdesk.sync.chat_poller import ChatPoller
-    from mimdesk.sync.outbox_sender import OutboxSender
+    from mimdesk.sync.outbox_sender import OutboxSender, utc_now
 
     feed = run.feed
     assert feed is not None
-    sender = OutboxSender(store, setup.factories, health, on_change=feed.outbox_touched)
+    sender = OutboxSender(
+        store, setup.factories, health, clock=clock or utc_now,
+        on_change=feed.outbox_touched,
+    )  # fmt: skip
     feed.wake_sender = sender.wake
 
     def back(platform: str) -> None:
@@ -460,24 +468,35 @@ def start_health(
     demo: bool,
     catalogue_file: Path | None = None,
     notices: list[tuple[str, str]] | None = None,
+    exercise: tuple[Source, Callable[[], float], float] | None = None,
 ) -> tuple[HealthFeed, Callable[[], None]]:
     """The health poller on its thread, its states carried to the GUI by a feed,
     and what stops it (call once the QApplication exists, stop before it goes).
     What the operator must know about the source and the cache is added to
-    `notices` as (banner kind, text)."""
+    `notices` as (banner kind, text). An exercise gives its own source, clock
+    (epoch seconds) and speed, and keeps its cache in the run's folder."""
     from mimdesk.store.metrics import CACHE_FILE, MetricCache
     from mimdesk.sync.catalogue_watch import CatalogueWatch
     from mimdesk.sync.health import HealthPoller, PollerThread
-    from mimdesk.sync.sources import open_source
+    from mimdesk.sync.sources import Chosen, open_source
     from mimdesk.ui.health_feed import HealthFeed
 
     # FIXME(health): run_wall passes no `notices`, and a cache that moves to
     # memory after start-up only logs it: the wallboard shows neither a missing
     # secret nor a lost cache. A notice in the poller's state, drawn by the wall's
     # corner and the console's banners, would carry both.
-    chosen = open_source(settings, demo=demo)
-    cache = MetricCache.open(paths.data_dir / CACHE_FILE)
-    poller = HealthPoller(chosen.source, catalogue, cache)
+    now: Callable[[], float] = time.time
+    speed = 1.0
+    if exercise is not None:
+        source, now, speed = exercise
+        chosen = Chosen(source)
+    else:
+        chosen = open_source(settings, demo=demo)
+    cache = MetricCache.open(
+        paths.data_dir / CACHE_FILE,
+        clock=lambda: datetime.fromtimestamp(now(), UTC),
+    )
+    poller = HealthPoller(chosen.source, catalogue, cache, now=now)
     if notices is not None:
         notices += [("danger", text) for text in (chosen.unusable,) if text]
         others = (*chosen.warnings, cache.problem)
@@ -487,7 +506,8 @@ def start_health(
         refresh_now=lambda: thread.refresh_now(),
         alert_labels=catalogue.alert_labels,
     )
-    interval = catalogue.wall.refresh_seconds
+    # In scenario time: an exercise at x60 refreshes as often as real life would.
+    interval = max(1.0, catalogue.wall.refresh_seconds / speed)
     watch = (
         CatalogueWatch(catalogue_file, catalogue, load_catalogue)
         if catalogue_file

@@ -25,9 +25,10 @@ from mimdesk.connectors.prometheus import QueryResult
 from mimdesk.domain.actions import FAILED, PASSED, UNKNOWN, CheckResult
 from mimdesk.domain.runbooks import Check
 
-# FIXME(checks): checks run on demand only (CLI, console). Running them on a
-# schedule while the incident is open needs a sync worker that records each
-# result, with the cadence given per check in the runbook.
+# FIXME(checks): only the verification checks run on a schedule (the recovery
+# watch, mimdesk.automation); a step's own check runs on demand. An `every` key
+# on [step.check] in the runbook format, picked up by the same watch loop, would
+# let any check repeat while the incident is open.
 log = logging.getLogger(__name__)
 MAX_BODY = 1_000_000  # bytes of a probed answer searched for the body match
 STEP = 15  # at most, seconds between the samples a held condition is judged on

@@ -16,9 +16,11 @@ from typing import Any
 
 from mimdesk import __version__, logs
 from mimdesk.cli_actions import add_parsers as add_action_commands
+from mimdesk.cli_actions import fire_rules
 from mimdesk.cli_alerts import add_parsers as add_alert_commands
 from mimdesk.cli_chat import add_parsers as add_chat_commands
 from mimdesk.cli_doctor import add_parsers as add_doctor_command
+from mimdesk.cli_exercise import add_parsers as add_exercise_commands
 from mimdesk.cli_health import add_parsers as add_health_commands
 from mimdesk.cli_impact import add_parsers as add_impact_commands
 from mimdesk.cli_report import add_parsers as add_report_commands
@@ -55,8 +57,21 @@ class Context:
 
     def __init__(self, args: argparse.Namespace) -> None:
         paths = resolve(args.data_dir, args.config)
-        self.demo: bool = args.demo
-        self.paths = paths.for_demo() if self.demo else paths
+        self.base_paths = paths
+        self.exercise: str | None = getattr(args, "exercise", None)
+        # Exercises are played with the DEMO people, roles and audiences.
+        self.demo: bool = args.demo or self.exercise is not None
+        self.paths = paths.for_demo() if args.demo else paths
+        if self.exercise is not None:
+            from mimdesk.domain.scenario import ScenarioError
+            from mimdesk.exercise import find_run
+            from mimdesk.paths import exercises_dir, for_exercise
+
+            try:
+                found = find_run(exercises_dir(paths), self.exercise)
+            except ScenarioError as exc:
+                raise DomainError(str(exc)) from None
+            self.paths = for_exercise(paths, found)
         loaded = load_settings(self.paths.config_file)
         self.settings: Settings = loaded.settings
         for problem in loaded.problems:
@@ -69,6 +84,7 @@ class Context:
             print(f"warning: {problem}", file=sys.stderr)
         self._store: Store | None = None
         self._directory: Directory | None = None
+        self._reading = False
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -87,6 +103,14 @@ class Context:
 
     def store(self) -> Store:
         if self._store is None:
+            if self.exercise is not None:
+                if not self._reading:
+                    raise DomainError(
+                        "an exercise run is read-only from the command line (its "
+                        "journal is in scenario time); play along in the console"
+                    )
+                self._store = Store(self.paths.store, read_only=True)
+                return self._store
             self.check_folder()
             if self._folder_read_only():
                 raise StoreReadOnly(
@@ -96,7 +120,7 @@ class Context:
                 )
             self._store = Store.open(self.paths.store, backups=self.paths.backups)
             self._store.chat_handles = self.handles
-            if self.demo:
+            if self.demo and self.exercise is None:
                 from mimdesk.demo import seed
 
                 seed(self._store, self.now())
@@ -112,6 +136,7 @@ class Context:
             )
             self._store = Store(self.paths.store, immutable=True)
             return self._store
+        self._reading = True
         try:
             return self.store()
         except StoreDamaged as exc:
@@ -201,6 +226,7 @@ def cmd_declare(ctx: Context, args: argparse.Namespace) -> int:
         .result()
     )
     print(incident_id)
+    fire_rules(ctx, incident_id)
     return EXIT_OK
 
 
@@ -277,6 +303,7 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
     from mimdesk.domain.incident import describe
 
     print(f"{events[0].incident_id}: {describe(events[0])}")
+    fire_rules(ctx, events[0].incident_id)
     return EXIT_OK
 
 
@@ -284,6 +311,7 @@ def cmd_severity(ctx: Context, args: argparse.Namespace) -> int:
     store = ctx.store()
     store.change_severity(args.id, args.severity, actor=ctx.settings.operator).result()
     print(f"{journal.normalise_id(args.id)}: severity now SEV{args.severity}")
+    fire_rules(ctx, journal.normalise_id(args.id))
     return EXIT_OK
 
 
@@ -534,6 +562,12 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
         help="use the separate demo store, filled with DEMO incidents",
     )
     parser.add_argument(
+        "--exercise",
+        metavar="RUN",
+        default=default,
+        help="read an exercise run's store (see `mimdesk exercise list`)",
+    )
+    parser.add_argument(
         "--log-level",
         default=default,
         choices=list(logs.LEVELS),
@@ -679,6 +713,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_commands(sub, common)
     add_update_commands(sub, common)
     add_doctor_command(sub, common)
+    add_exercise_commands(sub, common)
     return parser
 
 

@@ -9,6 +9,9 @@ verification that holds back "mitigated" and "resolved".
     mimdesk actions ID runbook [RUNBOOK]     (list the fitting ones, or start one)
     mimdesk actions ID check [A1]            (run action checks now)
     mimdesk actions ID verify [--override mitigated --reason TEXT]
+    mimdesk actions ID rules [--json]         (what the automation rules did)
+    mimdesk actions ID undo FIRING            (take a rule's firing back)
+    mimdesk actions ID watch                  (run the recovery watch if due)
 """
 
 from __future__ import annotations
@@ -20,17 +23,20 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mimdesk.domain import actions as model
+from mimdesk.domain import rules as rules_model
 from mimdesk.domain.errors import DomainError
 from mimdesk.domain.lifecycle import parse_status
 from mimdesk.domain.runbooks import Library, matching, parse_duration
-from mimdesk.domain.times import format_clock
+from mimdesk.domain.times import format_clock, utc_iso
 
 if TYPE_CHECKING:
+    from mimdesk.automation import Rulebook
     from mimdesk.cli import Context
 
 EXIT_OK, EXIT_USAGE, EXIT_FAILED, EXIT_UNCHECKED = 0, 2, 1, 5
 VERBS = ("list", "add", "assign", "start", "done", "block", "skip", "reopen",
-         "depend", "runbook", "check", "verify")  # fmt: skip
+         "depend", "runbook", "check", "verify", "rules", "undo",
+         "watch")  # fmt: skip
 STATUS_OF = {
     "start": model.ActionStatus.IN_PROGRESS, "done": model.ActionStatus.DONE,
     "block": model.ActionStatus.BLOCKED, "skip": model.ActionStatus.SKIPPED,
@@ -68,6 +74,8 @@ def cmd_actions(ctx: Context, args: argparse.Namespace) -> int:
         return _check(ctx, args)
     if args.verb == "verify":
         return _verify(ctx, args)
+    if args.verb in ("rules", "undo", "watch"):
+        return _automation(ctx, args)
     decide = _decision(ctx, args)
     return _record(ctx, args.id, decide)
 
@@ -285,3 +293,87 @@ def _run(ctx: Context, incident_id: str, jobs: list[Any]) -> int:
 def _emit(value: Any) -> None:
     json.dump(value, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
+
+
+# --- automation rules ---------------------------------------------------------------
+
+
+def rulebook(ctx: Context) -> Rulebook:
+    from mimdesk.automation import rulebook as make
+    from mimdesk.policy import load_targets
+
+    targets = load_targets()
+    for problem in targets.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    return make(
+        ctx.settings, runbooks=_library(ctx).runbooks, roles=ctx.roles(),
+        directory=ctx.directory(), cadence=targets.value.cadence,
+    )  # fmt: skip
+
+
+def fire_rules(ctx: Context, incident_id: str) -> None:
+    """After a declaration or a status or severity change: the rules due fire,
+    each said on stderr (stdout stays what scripts read)."""
+    from mimdesk.automation import fire
+    from mimdesk.domain.incident import describe
+
+    if not ctx.settings.automation.enabled:
+        return
+    for event in fire(ctx.store(), incident_id, rulebook(ctx)).result():
+        if event.kind in rules_model.KINDS:  # what each rule did, in one line
+            print(f"{event.incident_id}: {describe(event)}", file=sys.stderr)
+
+
+def _automation(ctx: Context, args: argparse.Namespace) -> int:
+    from mimdesk import automation
+
+    if args.verb == "undo":
+        _want(args.args, 1, "undo FIRING (an id from `mimdesk actions ID rules`)")
+        actor = ctx.settings.operator
+        future = automation.undo(ctx.store(), args.id, args.args[0], actor=actor)
+        return _print(future.result())
+    if args.verb == "watch":
+        from mimdesk.checks import run_check
+        from mimdesk.cli_health import checked_source
+
+        chosen = checked_source(ctx.settings, demo=ctx.demo)
+        source = chosen.source if chosen else None
+        try:
+            return _print(
+                automation.watch_round(
+                    ctx.store(), args.id,
+                    lambda check, target, now: run_check(
+                        check, target=target, now=now, source=source
+                    ),
+                    now=ctx.now, actor=ctx.settings.operator,
+                )
+            )  # fmt: skip
+        finally:
+            if source is not None:
+                source.close()
+    events = ctx.read_store().timeline(args.id)
+    found = rules_model.firings(events)
+    if args.json:
+        _emit({"format": "mimdesk.rules/1", "firings": [
+            {"id": f.event_id, "rule": f.rule, "trigger": f.trigger,
+             "at": utc_iso(f.at), "did": list(f.payload.get("did", ())),
+             "undone": f.undone}
+            for f in found
+        ]})  # fmt: skip
+        return EXIT_OK
+    for f in found:
+        undone = " (undone)" if f.undone else ""
+        did = "; ".join(f.payload.get("did", ()))
+        print(f"{f.event_id}  {format_clock(f.at, ctx.zone)}  {f.rule}: {did}"
+              f"{undone}")  # fmt: skip
+    if not found:
+        print("No automation rule has fired on this incident.")
+    return EXIT_OK
+
+
+def _print(events: list[Any]) -> int:
+    from mimdesk.domain.incident import describe
+
+    for event in events:
+        print(f"{event.incident_id}: {describe(event)}")
+    return EXIT_OK

@@ -41,6 +41,12 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--output", metavar="FILE", help="default: standard output")
     p.add_argument("--archive", metavar="FILE", help="an archive from `export`")
     p.add_argument("--zone", help="IANA zone shown beside UTC (default: settings)")
+    p.add_argument(
+        "--no-graphs",
+        action="store_true",
+        help="leave out the health graphs (they are fetched from the configured "
+        "Prometheus, or the DEMO source with --demo)",
+    )
     p.set_defaults(func=cmd_report)
     p = sub.add_parser(
         "export",
@@ -98,7 +104,12 @@ def cmd_report(ctx: Context, args: argparse.Namespace) -> int:
         )
     except archive.ArchiveError as exc:
         raise DomainError(str(exc)) from None
-    data = report_data(ctx, incident, events, check, zone_name=args.zone)
+    data = report_data(
+        ctx, incident, events, check, zone_name=args.zone, graphs=not args.no_graphs
+    )
+    if not data["graphs"]["available"] and not args.no_graphs:
+        print(f"warning: graphs unavailable: {data['graphs']['reason']}",
+              file=sys.stderr)  # fmt: skip
     write_report(data, args.format, Path(args.output) if args.output else None)
     if not check.intact:
         print(
@@ -115,6 +126,7 @@ def report_data(
     check: postmortem.Verification,
     *,
     zone_name: str | None = None,
+    graphs: bool = True,
 ) -> dict[str, Any]:
     from mimdesk.policy import load_targets
     from mimdesk.settings import resolve_zone
@@ -122,6 +134,7 @@ def report_data(
     targets = load_targets()
     for problem in targets.problems:
         print(f"warning: {problem}", file=sys.stderr)
+    zone = resolve_zone(zone_name) if zone_name else ctx.zone
     return postmortem.report_data(
         incident,
         events,
@@ -130,19 +143,46 @@ def report_data(
         directory=ctx.directory(),
         targets=targets.value,
         verification=check,
-        zone=resolve_zone(zone_name) if zone_name else ctx.zone,
+        zone=zone,
         now=ctx.now(),
+        graphs=report_graphs(ctx, incident, zone) if graphs else None,
     )
 
 
+def report_graphs(ctx: Context, incident: Incident, zone: tzinfo) -> dict[str, Any]:
+    """The incident's health graphs from the configured source (DEMO with
+    --demo); "unavailable" with the reason when it cannot be asked."""
+    from mimdesk import graphs
+    from mimdesk.sync.sources import open_source
+
+    chosen = open_source(ctx.settings, demo=ctx.demo)
+    try:
+        return graphs.incident_graphs(
+            ctx.catalogue, chosen.source, incident, zone=zone, now=ctx.now(),
+            unavailable=chosen.unusable,
+        )  # fmt: skip
+    finally:
+        chosen.source.close()
+
+
 def write_report(data: dict[str, Any], form: str, output: Path | None) -> None:
+    """The report in `form` at `output` (standard output when None, but for
+    a PDF). A Markdown file gets its graphs as PNG files in a folder beside it."""
     if form == "pdf":
         from mimdesk.ui.pdf import write_html_pdf
 
         assert output is not None
-        title = f"Post-incident report {data['summary']['id']}"
-        write_html_pdf(output, postmortem.render_html(data), title=title)
+        s = data["summary"]
+        write_html_pdf(
+            output, postmortem.render_html(data),
+            title=f"Post-incident report {s['id']}",
+            header=f"Post-incident report {s['id']}{' (DEMO)' if s['demo'] else ''}",
+        )  # fmt: skip
         return
+    if form == "md" and output is not None:
+        from mimdesk.graphs import write_image_files
+
+        write_image_files(data["graphs"], output.parent / f"{output.stem}-graphs")
     text = (
         postmortem.render_markdown(data)
         if form == "md"

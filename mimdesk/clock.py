@@ -48,3 +48,34 @@ class MonotonicClock:
         )
         self._anchor()
         return step
+
+
+class ExerciseClock(MonotonicClock):
+    """Scenario time for an exercise: starts at `start` and runs `speed` times
+    faster than the monotonic clock. Never re-anchored: an exercise's journal
+    must stay in scenario time even if the wall clock is stepped."""
+
+    def __init__(
+        self,
+        start: datetime,
+        speed: float,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not 0 < speed <= 3600:
+            raise ValueError("speed must be above 0 and at most 3600")
+        self.start = start
+        self.speed = speed
+        self._mono = monotonic
+        self._origin = monotonic()
+
+    def now(self) -> datetime:
+        return self.start + timedelta(
+            seconds=(self._mono() - self._origin) * self.speed
+        )
+
+    def offset(self) -> timedelta:
+        """Scenario time since T+0."""
+        return self.now() - self.start
+
+    def check_jump(self) -> timedelta | None:
+        return None

@@ -49,3 +49,13 @@ def resolve(data_dir: str | None = None, config: str | None = None) -> Paths:
     )
     log_dir = data_path / "logs" if data else platformdirs.user_log_path(APP)
     return Paths(data_path.resolve(), conf_path, log_dir)
+
+
+def exercises_dir(paths: Paths) -> Path:
+    """Each exercise run keeps its own store in a folder under here."""
+    return paths.data_dir / "exercises"
+
+
+def for_exercise(paths: Paths, run_dir: Path) -> Paths:
+    """An exercise's store lives in its run folder, apart from real incidents."""
+    return Paths(run_dir, paths.config_file, paths.log_dir)

@@ -37,6 +37,7 @@ RESULTS = {
     Level.NOT_APPLICABLE: "not applicable",
 }
 FORMATS = ("md", "html", "pdf")
+NO_GRAPHS = {"available": False, "reason": "not drawn for this report", "images": []}
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,12 @@ def report_data(
     verification: Verification,
     zone: tzinfo,
     now: datetime,
+    graphs: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The report as plain values (strings ready to print), at `now`."""
+    """The report as plain values (strings ready to print), at `now`.
+
+    `graphs` is the health graphs section (mimdesk.graphs.health_graphs);
+    without it the report says they were not drawn."""
     times = Times(zone)
     end = incident.reached(Status.RESOLVED) or incident.reached(Status.CLOSED) or now
     return {
@@ -127,11 +132,7 @@ def report_data(
             "last_hash": verification.last_hash,
             "source": verification.source,
         },
-        # FIXME(report): no health graphs yet. The metric cache keeps only the
-        # wall's recent hours, so the impacted services' series over the incident
-        # window would be fetched from Prometheus (query_range), drawn to PNG by
-        # Qt for the PDF and HTML, and listed here.
-        "graphs": [],
+        "graphs": dict(graphs) if graphs is not None else NO_GRAPHS,
     }
 
 
@@ -314,8 +315,9 @@ def _alerts(events: Sequence[JournalEvent], times: Times) -> list[dict[str, Any]
 # --- rendering ------------------------------------------------------------------
 
 MARKDOWN = """\
-# Post-incident report: {{ s.id }}{% if s.demo %} [DEMO]{% endif %}
-
+{% block top %}{% endblock %}\
+{% block heading %}# Post-incident report: {{ s.id }}{% if s.demo %} [DEMO]{% endif %}
+{% endblock %}
 **{{ s.title }}**
 
 | | |
@@ -398,6 +400,15 @@ Sent by {{ u.actor }}{% if u.approved_by %}, approved by {{ u.approved_by }}\
 {{ a.summaries | join("; ") }}
 {% else %}No alerts were attached.
 {% endfor %}
+## Health of impacted services
+
+{% if g.available %}{% for im in g.images %}{% if im.file %}\
+![{{ im.title }}]({{ im.file }})
+{% else %}- {{ im.title }}{% if im.problem %}: {{ im.problem }}{% endif %}
+{% endif %}{% endfor %}{% if g.images and not g.images[0].file %}
+The graphs themselves are in the PDF and HTML forms of this report.
+{% endif %}{% else %}Graphs unavailable: {{ g.reason }}.
+{% endif %}
 ## Timeline
 
 | UTC | {{ d.zone_name }} | Who | What |
@@ -417,7 +428,7 @@ chain intact. Last hash `{{ v.last_hash }}`.
 HTML = """\
 <!DOCTYPE html>
 <html><head><meta charset="utf-8">
-<title>Post-incident report {{ s.id }}</title>
+<title>{% block title %}Post-incident report {{ s.id }}{% endblock %}</title>
 <style>
 body { font-family: sans-serif; font-size: 9.5pt; color: #111; }
 h1 { font-size: 17pt; margin-top: 0; margin-bottom: 2px; }
@@ -433,11 +444,14 @@ td, th { border: 1px solid #999; vertical-align: top; }
 .t { white-space: nowrap; }
 .hash { font-family: monospace; font-size: 8pt; }
 pre { font-family: monospace; font-size: 8.5pt; margin-left: 12px; }
+img { max-width: 100%; }
+{% block style %}{% endblock %}
 </style></head><body>
-<p class="kicker">POST-INCIDENT REPORT &#183; {{ s.id }}{% if s.demo %} &#183; DEMO
-{% endif %}</p>
-<h1>{{ s.title }}</h1>
-<table width="100%" cellpadding="3" cellspacing="0">
+{% block top %}{% endblock %}
+{% block heading %}<p class="kicker">POST-INCIDENT REPORT &#183; {{ s.id }}
+{% if s.demo %} &#183; DEMO{% endif %}</p>
+<h1>{{ s.title }}</h1>{% endblock %}
+{% block report %}<table width="100%" cellpadding="3" cellspacing="0">
 <tr><th width="22%">Severity</th><td>{{ s.severity }}</td></tr>
 <tr><th>Status</th><td>{{ s.status }}</td></tr>
 <tr><th>Services</th><td>{{ s.services | join(", ") or "-" }}</td></tr>
@@ -523,6 +537,14 @@ Generated {{ d.generated.utc }} ({{ d.generated.local }}).</p>
 {{ a.summaries | join("; ") }}</p>
 {% else %}<p>No alerts were attached.</p>{% endfor %}
 
+<h2>Health of impacted services</h2>
+{% if g.available %}{% for im in g.images %}
+<p><img src="data:image/png;base64,{{ im.png }}" width="{{ GRAPH_WIDTH }}"
+alt="{{ im.title }}"></p>{% if im.problem %}
+<p class="muted">{{ im.title }}: {{ im.problem }}</p>{% endif %}
+{% else %}<p>No impacted service has a metric to draw.</p>{% endfor %}
+{% else %}<p class="muted">Graphs unavailable: {{ g.reason }}.</p>{% endif %}
+
 <h2>Timeline</h2>
 <table width="100%" cellpadding="3" cellspacing="0">
 <thead><tr><th>UTC</th><th>{{ d.zone_name }}</th><th>Who</th><th>What</th></tr></thead>
@@ -539,6 +561,7 @@ events, chain intact.</p>
 <ul>{% for p in v.problems %}<li>{{ p }}</li>{% endfor %}</ul>{% endif %}
 <p class="muted">Hash of the incident's last event:</p>
 <p class="hash">{{ v.last_hash }}</p>
+{% endblock %}
 </body></html>
 """
 
@@ -548,25 +571,44 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", "<br>")
 
 
-def _render(template: str, data: Mapping[str, Any], *, html: bool) -> str:
-    from jinja2 import Environment  # loaded when a report is rendered
+TEMPLATES = {"report.md": MARKDOWN, "report.html": HTML}
+GRAPH_WIDTH = 640  # CSS pixels: the width of the text on an A4 page
 
-    env = Environment(autoescape=html, keep_trailing_newline=True)
+
+def render(
+    name: str,
+    data: Mapping[str, Any],
+    *,
+    templates: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> str:
+    """Render template `name` (from TEMPLATES and `templates`, which may
+    extend "report.md" or "report.html" and fill their blocks)."""
+    from jinja2 import DictLoader, Environment  # loaded when a report is rendered
+
+    env = Environment(
+        loader=DictLoader({**TEMPLATES, **(templates or {})}),
+        autoescape=name.endswith(".html"),
+        keep_trailing_newline=True,
+    )
     env.filters["cell"] = _cell
-    return env.from_string(template).render(
+    return env.get_template(name).render(
+        GRAPH_WIDTH=GRAPH_WIDTH,
         NOT_SET="not set (counted from detection)",
         NO_IMPACT="No business impact was recorded by override; live health is "
         "not part of the report.",
         d=data,
-        s=data["summary"],
-        i=data["impact"],
-        v=data["verification"],
+        s=data.get("summary"),
+        i=data.get("impact"),
+        v=data.get("verification"),
+        g=data.get("graphs") or NO_GRAPHS,
+        **extra,
     )
 
 
 def render_markdown(data: Mapping[str, Any]) -> str:
-    return _render(MARKDOWN, data, html=False)
+    return render("report.md", data)
 
 
 def render_html(data: Mapping[str, Any]) -> str:
-    return _render(HTML, data, html=True)
+    return render("report.html", data)

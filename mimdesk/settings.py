@@ -35,6 +35,7 @@ from mimdesk.domain.catalogue import (
 )
 from mimdesk.domain.directory import Directory, directory_from_entries
 from mimdesk.domain.errors import DomainError
+from mimdesk.domain.rules import RuleSettings, rule_settings_from_mapping
 from mimdesk.domain.severity import DEFAULT_NAMES, LEVELS, SeverityScale
 from mimdesk.domain.times import load_zone
 from mimdesk.resources import resource
@@ -134,6 +135,8 @@ class Settings:
     chat: ChatSettings = field(default_factory=ChatSettings)
     # The screen `mimdesk wall` fills, by name (`xrandr` lists them: "HDMI-1").
     wall_screen: str | None = None
+    # `[automation]`: which rules fire on major incidents and after mitigation.
+    automation: RuleSettings = field(default_factory=RuleSettings)
 
 
 @dataclass(frozen=True)
@@ -233,6 +236,10 @@ def _settings_from(data: dict[str, Any], path: Path) -> Loaded:
     receiver = data.pop("receiver", None)
     if receiver is not None:
         values["receiver"] = _receiver(receiver, path, problems)
+    automation = data.pop("automation", None)
+    if automation is not None:
+        values["automation"], wrong = rule_settings_from_mapping(automation)
+        problems += [f"{path}: {text}; using the default" for text in wrong]
     chat = _chat(data, path, problems)
     if chat is not None:
         values["chat"] = chat

@@ -249,6 +249,29 @@ def add_action(
     return ev.NewEvent(ev.ACTION_ADDED, payload, now, actor)
 
 
+def role_action(
+    incident: Incident,
+    board: Board,
+    roster: Roster,
+    title: str,
+    role: str,
+    *,
+    due: datetime | None,
+    now: datetime,
+    actor: str,
+) -> ev.NewEvent:
+    """An action for whoever holds `role` (none yet if nobody does: it becomes
+    the role's first holder's when someone takes it, see follow_roles)."""
+    _check_open(incident)
+    holders = roster.holders_of(role)
+    payload: dict[str, Any] = {
+        "action": board.next_id(), "title": _title(title),
+        "owner": holders[0] if holders else None, "role": role,
+        "due": utc_iso_or_none(due), "after": [],
+    }  # fmt: skip
+    return ev.NewEvent(ev.ACTION_ADDED, payload, now, actor)
+
+
 def start_runbook(
     incident: Incident,
     board: Board,
@@ -535,4 +558,6 @@ def describe(event: ev.JournalEvent) -> str | None:
             f"verification overridden for {p['status']}: {p['reason']} "
             f"(not passed: {'; '.join(p['failing'])})"
         )
-    return None
+    from mimdesk.domain import rules  # the rules build on the actions
+
+    return rules.describe(event)

@@ -63,6 +63,8 @@ class Incident:
     bridge_url: str | None = None
     dial_in: str | None = None
     last_incident_seq: int = 0
+    # Played in an exercise: never counted with real incidents.
+    exercise: bool = False
 
     @property
     def detected_at(self) -> datetime:
@@ -115,6 +117,7 @@ class Incident:
             "reports_sent": {k: utc_iso(v) for k, v in self.reports_sent.items()},
             "bridge_url": self.bridge_url,
             "dial_in": self.dial_in,
+            "exercise": self.exercise,
         }
 
     @classmethod
@@ -145,6 +148,7 @@ class Incident:
             },
             bridge_url=data.get("bridge_url"),
             dial_in=data.get("dial_in"),
+            exercise=bool(data.get("exercise", False)),
         )
 
 
@@ -192,6 +196,7 @@ def declare(
     demo: bool = False,
     typed_offset: str | None = None,
     declared_at: datetime | None = None,
+    exercise: bool = False,
 ) -> list[ev.NewEvent]:
     """Open an incident: detected at `detected_at`, declared at `declared_at`
     (default: now, or the detection time if that is a little ahead of now)."""
@@ -215,6 +220,8 @@ def declare(
             "severity": check_level(severity),
             "services": list(service_ids),
             "demo": demo,
+            # Only when set, so the payloads (and hashes) of others are unchanged.
+            **({"exercise": True} if exercise else {}),
         },
         occurred_at=detected_at,
         actor=actor,
@@ -439,6 +446,7 @@ def _created(event: ev.JournalEvent) -> Incident:
         services=tuple(p["services"]),
         status=Status.DETECTED,
         demo=bool(p.get("demo", False)),
+        exercise=bool(p.get("exercise", False)),
         milestones={Status.DETECTED: Milestone(event.occurred_at)},
         created_at=event.recorded_at,
         updated_at=event.recorded_at,
@@ -527,6 +535,7 @@ def describe(event: ev.JournalEvent) -> str:
     if event.kind == ev.INCIDENT_CREATED:
         services = ", ".join(p["services"]) or "no service named"
         demo = "DEMO " if p.get("demo") else ""
+        demo = "EXERCISE " if p.get("exercise") else demo
         return f"{demo}incident opened: SEV{p['severity']} {p['title']} ({services})"
     if event.kind == ev.STATUS_CHANGED:
         text = f"status {p['from']} \u2192 {p['to']}"

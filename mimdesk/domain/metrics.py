@@ -64,15 +64,20 @@ def spread(values: Sequence[timedelta]) -> Spread:
 
 
 def chosen(
-    incidents: Iterable[Incident], *, since: datetime | None, include_demo: bool
+    incidents: Iterable[Incident],
+    *,
+    since: datetime | None,
+    include_demo: bool,
+    include_exercise: bool = False,
 ) -> list[Incident]:
-    """Incidents detected at or after `since`; DEMO ones only when asked for."""
-    # FIXME(exercise): exercise incidents do not exist yet; DEMO ones stand in
-    # for them and are left out the same way.
+    """Incidents detected at or after `since`; DEMO and exercise ones only
+    when asked for."""
     return [
         i
         for i in incidents
-        if (include_demo or not i.demo) and (since is None or i.detected_at >= since)
+        if (include_demo or not i.demo)
+        and (include_exercise or not i.exercise)
+        and (since is None or i.detected_at >= since)
     ]
 
 

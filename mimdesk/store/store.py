@@ -204,6 +204,7 @@ class Store:
         demo: bool = False,
         typed_offset: str | None = None,
         declared_at: datetime | None = None,
+        exercise: bool = False,
     ) -> Future[str]:
         """Open a new incident; the Future gives its id."""
         services = list(services)
@@ -221,6 +222,7 @@ class Store:
                 demo=demo,
                 typed_offset=typed_offset,
                 declared_at=declared_at,
+                exercise=exercise,
             )
             incident_id = self._unused_id(conn, now)
             journal.append(

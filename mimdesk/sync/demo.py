@@ -63,6 +63,9 @@ DEGRADING = {
 # carried forward, as Prometheus does, and the wall must say STALE.
 STOPPING = {"intranet-search": (3000.0, 240.0)}
 
+# How degraded a service is at an instant (0 well, 1 down), in place of the cycles.
+Level = Callable[[str, float], float]
+
 _SERVICE = re.compile(r'(?:service|job)="([^"]+)"')
 _TIMESTAMP = re.compile(r"^\s*timestamp\((.*)\)\s*$", re.DOTALL)
 
@@ -75,15 +78,27 @@ class DemoSource:
     demo = True
     base_url = "demo:"
 
-    def __init__(self, now: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        now: Callable[[], float] = time.time,
+        level: Level | None = None,
+        label: str = DEMO,
+    ) -> None:
+        """`level(service, t)`, when given, replaces the built-in cycles of
+        degradation and staleness (an exercise's scenario drives it)."""
         self._now = now
+        self._level = level
+        self._labels = (("demo", label),)
+        self._note = label
+        self.name = label
 
     def close(self) -> None:
         """Nothing to release; here so callers treat every source alike."""
 
     def query(self, expr: str, at: float | None = None) -> QueryResult:
         when = self._now() if at is None else at
-        return QueryResult("vector", (self._series(expr, (when,)),), notes=(DEMO,))
+        series = self._series(expr, (when,))
+        return QueryResult("vector", (series,), notes=(self._note,))
 
     def query_range(
         self, expr: str, start: float, end: float, step: int
@@ -91,19 +106,19 @@ class DemoSource:
         chosen = choose_step(start, end, step)
         count = int((end - start) // chosen.seconds) + 1
         times = tuple(start + i * chosen.seconds for i in range(count))
-        notes = ((chosen.note,) if chosen.note else ()) + (DEMO,)
+        notes = ((chosen.note,) if chosen.note else ()) + (self._note,)
         series = self._series(expr, times)
         return QueryResult("matrix", (series,), step=chosen, notes=notes)
 
     def _series(self, expr: str, times: tuple[float, ...]) -> Series:
         inner = _TIMESTAMP.match(expr)
         target = inner.group(1) if inner else expr
-        signal = Signal.of(target)
+        signal = Signal.of(target, self._level)
         sampled = tuple(signal.sampled_at(t) for t in times)
         if inner:
-            return Series(LABELS, times, sampled)
+            return Series(self._labels, times, sampled)
         values = tuple(signal.value(s) for s in sampled)
-        return Series(LABELS, times, values, sampled)
+        return Series(self._labels, times, values, sampled)
 
 
 @dataclass(frozen=True)
@@ -113,17 +128,18 @@ class Signal:
     seed: int
     profile: Profile
     service: str
+    level: Level | None = None
 
     @classmethod
-    def of(cls, expr: str) -> Signal:
+    def of(cls, expr: str, level: Level | None = None) -> Signal:
         profile = next((p for pattern, p in PROFILES if pattern.search(expr)), GENERIC)
         found = _SERVICE.search(expr)
         seed = zlib.crc32(expr.strip().encode("utf-8"))
-        return cls(seed, profile, found.group(1) if found else "")
+        return cls(seed, profile, found.group(1) if found else "", level)
 
     def sampled_at(self, t: float) -> float:
         """When the sample shown at `t` was really taken."""
-        stop = STOPPING.get(self.service)
+        stop = None if self.level else STOPPING.get(self.service)
         if stop is not None:
             begin, length = stop
             into = t % 3600 - begin
@@ -142,6 +158,8 @@ class Signal:
 
     def degradation(self, t: float) -> float:
         """0 normally; rises to 1 and falls back during the service's bad minutes."""
+        if self.level is not None:
+            return self.level(self.service, t)
         window = DEGRADING.get(self.service)
         if window is None:
             return 0.0

@@ -40,12 +40,13 @@ from mimdesk.domain.events import JournalEvent
 from mimdesk.domain.incident import Incident, describe
 from mimdesk.domain.lifecycle import Status
 from mimdesk.domain.roster import Roster
-from mimdesk.domain.runbooks import Check, Runbook, parse_duration
+from mimdesk.domain.runbooks import Check, parse_duration
 from mimdesk.domain.times import format_clock
 from mimdesk.ui.console_api import ConsoleCommands
 from mimdesk.ui.theme import Theme
 
 if TYPE_CHECKING:  # the console imports this module
+    from mimdesk.ui.bridge import StoreBridge
     from mimdesk.ui.console import ConsoleContext
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,6 @@ STATUS_OF = {
     "block": model.ActionStatus.BLOCKED, "skip": model.ActionStatus.SKIPPED,
 }  # fmt: skip
 NOBODY = "(nobody yet)"
-AUTO_START_SEVERITY = 2  # declared at this severity or worse: runbooks start
 WAITS = " (waits for verification: Ctrl+Shift+V)"
 ROWS_SHOWN = 7  # header included: the timeline and bridge above need the room
 
@@ -267,6 +267,10 @@ class _Console(ConsoleCommands, Protocol):
     def selected(self) -> str | None: ...
     @property
     def status_actions(self) -> dict[Status, QAction]: ...
+    @property
+    def writable(self) -> bool: ...
+    @property
+    def bridge(self) -> StoreBridge: ...
 
 
 class RecoveryActions(QObject):
@@ -295,12 +299,18 @@ class RecoveryActions(QObject):
         )
         console.actions_panel.tree.key_chosen.connect(self.ask)
         self.writable = False
+        from mimdesk.ui.rule_actions import UNDO_KEY, RuleActions
+
+        self.rules = RuleActions(self)
+        self.undo_rule_action = console._action(
+            menu, "Undo an au&tomation rule\u2026", UNDO_KEY, self.rules.undo
+        )
 
     def enable(self, chosen: bool) -> None:
         """`chosen`: a writable store and an incident selected."""
         self.writable = chosen
         for action in (self.new_action, self.runbook_action, self.verify_action,
-                       self.override_action):  # fmt: skip
+                       self.override_action, self.undo_rule_action):  # fmt: skip
             action.setEnabled(chosen)
         board = self.console.actions_panel.board
         for target in model.GATED:
@@ -316,6 +326,7 @@ class RecoveryActions(QObject):
         if events is None and incident is not None and incident == self.incident:
             return  # unreadable: keep what is shown
         self.incident = incident
+        self.rules.show(events)
         board = model.board_of(events or [])
         panel.show_board(incident, board, self.console.ctx.clock.now())
 
@@ -470,19 +481,13 @@ class RecoveryActions(QObject):
         )
 
     def declared(self, incident_id: str) -> None:
-        """A new severity 1 or 2 incident starts the runbooks that fit it."""
-        # FIXME(automation): this is the one built-in rule; rules of the
-        # operator's own (a file of triggers and actions) would replace it.
-        incident = self.console.ctx.store.incident(incident_id)
-        if incident.severity > AUTO_START_SEVERITY:
-            return
-        actor = self.console.ctx.settings.operator
-        for runbook in self.console.ctx.runbooks.runbooks:
-            if runbook.fits(incident.services, incident.severity):
-                self._record(
-                    incident_id,
-                    partial(_start, runbook=runbook, actor=actor),
-                )
+        """A declaration made here: the automation rules due on it fire."""
+        self.rules.fire(incident_id)
+
+    def changed(self, incident_id: str) -> None:
+        """A status or severity change made here: rules due now fire (a SEV1
+        escalation mobilises, "mitigated" starts the recovery watch)."""
+        self.rules.fire(incident_id)
 
     def verify(self) -> None:
         """Run the verification checks in the background and record the results."""
@@ -543,26 +548,13 @@ class RecoveryActions(QObject):
         )
 
 
-def _start(
-    incident: Incident,
-    board: model.Board,
-    roster: Roster,
-    now: datetime,
-    *,
-    runbook: Runbook,
-    actor: str,
-) -> list[Any]:
-    return model.start_runbook(incident, board, roster, runbook, now=now, actor=actor)
-
-
 def _check_and_record(
     ctx: ConsoleContext, incident_id: str, jobs: Sequence[tuple[Check, str]]
 ) -> list[JournalEvent]:
     """On a worker thread: each check with its timeout, then one command."""
     from mimdesk.checks import run_check  # requests: loaded when a check runs
-    from mimdesk.sync.sources import choose_source
 
-    source = choose_source(ctx.settings, demo=ctx.demo)
+    source = ctx.open_check_source()
     try:
         results = [
             run_check(check, target=target, now=ctx.clock.now(), source=source)

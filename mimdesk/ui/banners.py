@@ -62,7 +62,7 @@ class BannerStack(QWidget):
 
     def _style(self, banner: QLabel) -> None:
         t = self.theme
-        colour = {"demo": t.demo, "danger": t.danger}.get(
+        colour = {"demo": t.demo, "danger": t.danger, "exercise": t.exercise}.get(
             banner.property("kind"), t.warning
         )
         banner.setStyleSheet(f"background:{colour}; color:{ink_on(colour)};")

@@ -73,6 +73,8 @@ from mimdesk.ui.update_dialog import UpdateActions
 from mimdesk.ui.wall_corner import link_words
 
 if TYPE_CHECKING:
+    from mimdesk.sync.sources import Source
+    from mimdesk.ui.exercise_bar import ExerciseMode
     from mimdesk.ui.health_view import HealthView
 
 log = logging.getLogger(__name__)
@@ -111,6 +113,18 @@ class ConsoleContext:
     runbooks: Library = field(default_factory=Library)  # recovery runbooks to offer
     # Opens the Connections dialog over the given window (View → Connections…).
     connections: Callable[[QWidget], object] | None = None
+    exercise: ExerciseMode | None = None  # a scenario being played, if any
+    # Opens the source automated checks ask; None: the configured monitoring.
+    # An exercise's checks ask the scenario's signals, never real Prometheus.
+    check_source: Callable[[], Source] | None = None
+
+    def open_check_source(self) -> Source:
+        """A source for one round of checks, closed by the caller."""
+        if self.check_source is not None:
+            return self.check_source()
+        from mimdesk.sync.sources import choose_source  # requests: loaded late
+
+        return choose_source(self.settings, demo=self.demo)
 
 
 class ConsoleWindow(ClockCommands, QMainWindow):
@@ -143,6 +157,9 @@ class ConsoleWindow(ClockCommands, QMainWindow):
         self._build_widgets()
         self._build_menus()
         self._build_status_bar()
+        self.exercise_watch: Any = None  # an ExerciseWatch while one plays
+        if ctx.exercise is not None:
+            self._start_exercise(ctx.exercise)
         self.reminders = ReminderNotifier(
             self.bridge, ctx.store.timeline, self.banners, ctx.targets.cadence, self
         )
@@ -418,6 +435,7 @@ class ConsoleWindow(ClockCommands, QMainWindow):
         self.list_model.set_incidents(incidents, self.ctx.clock.now())
         open_count = sum(1 for i in incidents if i.is_open)
         demo = " [DEMO]" if self.ctx.demo else ""
+        demo = " [EXERCISE]" if self.ctx.exercise else demo
         self.setWindowTitle(f"MIMDesk{demo} \u2014 {open_count} open incident(s)")
         if self.selected is None and incidents:
             self.selected = incidents[0].id
@@ -672,8 +690,20 @@ class ConsoleWindow(ClockCommands, QMainWindow):
             typed_offset=declaration.detected.typed_offset,
             actor=self.ctx.settings.operator,
             known_services=known,
+            exercise=self.ctx.exercise is not None,
         )
         self._command(submit, self._on_declared)
+
+    def _start_exercise(self, mode: ExerciseMode) -> None:
+        """The EXERCISE banners, and a menu to end the exercise early or write
+        its debrief again."""
+        from mimdesk.ui.exercise_bar import ExerciseWatch
+
+        watch = ExerciseWatch(mode, self.banners, self.show_message, self)
+        self.exercise_watch = watch
+        menu = self.menuBar().addMenu("E&xercise")
+        self._action(menu, "&End the exercise now", "Ctrl+Shift+E", watch.end_now)
+        self._action(menu, "Write the &debrief again", None, watch.write_debrief)
 
     def _on_declared(self, incident_id: str) -> None:
         self.selected = incident_id
@@ -725,6 +755,7 @@ class ConsoleWindow(ClockCommands, QMainWindow):
         self.show_message(
             f"{incident_id}: {previous.value} \u2192 {target.value} (Ctrl+Z undoes)"
         )
+        self.recovery_actions.changed(incident_id)
 
     def undo(self) -> None:
         """Undo the last status change made here, by recording the way back."""
@@ -763,7 +794,8 @@ class ConsoleWindow(ClockCommands, QMainWindow):
             level,
             actor=self.ctx.settings.operator,
         )
-        self._command(submit)
+        chosen = self.selected
+        self._command(submit, lambda _e: self.recovery_actions.changed(chosen))
 
     # --- view -----------------------------------------------------------------
 
@@ -940,6 +972,8 @@ class ConsoleWindow(ClockCommands, QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.timer.stop()
+        if self.exercise_watch is not None:
+            self.exercise_watch.stop()
         if self.chat_actions.outbox_dialog is not None:
             self.chat_actions.outbox_dialog.close()
         self.reminders.close()

@@ -127,7 +127,9 @@ class IncidentHeader(QFrame):
         visible = incident is not None
         for widget in (self.severity, self.status, self.ident, self.elapsed_caption):
             widget.setVisible(visible)
-        self.demo.setVisible(bool(incident and incident.demo))
+        exercise = bool(incident and incident.exercise)
+        self.demo.setText("EXERCISE" if exercise else "DEMO")
+        self.demo.setVisible(bool(incident and (incident.demo or exercise)))
         self._show_bridge(incident)
         if incident is None:
             self.show_mobilisation(None)
@@ -145,7 +147,7 @@ class IncidentHeader(QFrame):
         self.status.setText(incident.status.label.upper())
         colour = t.status_colour(incident.status.value).name()
         self.status.setStyleSheet(pill(colour, filled=False))
-        self.demo.setStyleSheet(pill(t.demo))
+        self.demo.setStyleSheet(pill(t.exercise if incident.exercise else t.demo))
         self.ident.setText(incident.id)
         self.title.setText(incident.title)
         self._show_details(incident)

@@ -107,6 +107,7 @@ class IncidentListModel(QAbstractTableModel):
             return f"SEV{incident.severity}"
         if column == 1:
             demo = "DEMO \u00b7 " if incident.demo else ""
+            demo = "EXERCISE \u00b7 " if incident.exercise else demo
             return f"{demo}{incident.title}\n{incident.id}"
         if column == 2:
             return incident.status.label

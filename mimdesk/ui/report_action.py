@@ -69,7 +69,11 @@ class ReportAction(QObject):
         if path is None:
             return None
         # FIXME(report): the journal is read and checked on the GUI thread; a
-        # very long journal would want a worker.
+        # very long journal would want a worker. The same worker would fetch
+        # the health graphs (mimdesk.graphs.incident_graphs from the health
+        # feed's source): Prometheus is not asked from the GUI thread, so the
+        # report written here says the graphs were not drawn; `mimdesk report`
+        # has them.
         from mimdesk import postmortem  # Jinja2: loaded when a report is written
 
         ctx = self.console.ctx
@@ -80,7 +84,8 @@ class ReportAction(QObject):
                 directory=ctx.directory, targets=ctx.targets, verification=check,
                 zone=self.console.zone, now=ctx.clock.now(),
             )  # fmt: skip
-            write_html_pdf(path, postmortem.render_html(data), title=incident.title)
+            write_html_pdf(path, postmortem.render_html(data), title=incident.title,
+                           header=f"Post-incident report {incident.id}")  # fmt: skip
         except OSError as exc:
             log.warning("report for %s not written: %s", incident.id, exc)
             self.console.show_error(f"The report could not be written: {exc}")

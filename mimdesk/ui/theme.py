@@ -30,6 +30,7 @@ class Theme:
     demo: str
     danger: str
     warning: str
+    exercise: str = "#ff3d9a"
 
     def severity_colour(self, level: int) -> QColor:
         return QColor(self.severity[min(max(level, 1), 4) - 1])
@@ -80,6 +81,7 @@ LIGHT = Theme(
     demo="#7b3fb0",
     danger="#c9111b",
     warning="#8a6d00",
+    exercise="#c2185b",
 )
 
 THEMES = {"dark": DARK, "light": LIGHT}

@@ -19,7 +19,8 @@ from mimdesk.ui.theme import Theme, pill
 def link_words(source: SourceState) -> tuple[str, str]:
     """The connection badge's text and the theme colour it is drawn in."""
     if source.demo:
-        return "DEMO", "demo"
+        exercise = source.name == "EXERCISE"
+        return ("EXERCISE", "exercise") if exercise else ("DEMO", "demo")
     if source.link is Link.CONNECTED:
         return "CONNECTED", "status_resolved"
     if source.link is Link.UNKNOWN:

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QGridLayout, QWidget
 from mimdesk.domain.catalogue import WallConfig
 from mimdesk.domain.series import stale_after
 from mimdesk.domain.wall import WallState
-from mimdesk.ui.theme import Theme
+from mimdesk.ui.theme import Theme, pill
 from mimdesk.ui.wall_tile import HealthTile, tile_stylesheet
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,9 @@ class WallGrid(QWidget):
         for tile in state.tiles:
             widget = self.tiles.get(tile.service.id) or self._make(tile.service.id)
             widget.show_tile(tile, demo=state.source.demo, now=state.now)
+            if state.source.demo and state.source.name == "EXERCISE":
+                widget.demo.setText("EXERCISE")
+                widget.demo.setStyleSheet(pill(self.theme.exercise, compact=True))
         order = [t.service.id for t in state.tiles]
         if order != self.order:
             self._forget(set(self.order) - set(order))

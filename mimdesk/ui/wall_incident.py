@@ -274,7 +274,9 @@ class IncidentPage(QFrame):
         self.status.setText(incident.status.label.upper())
         colour = t.status_colour(incident.status.value).name()
         self.status.setStyleSheet(pill(colour, filled=False))
-        self.demo.setVisible(incident.demo)
+        self.demo.setVisible(incident.demo or incident.exercise)
+        self.demo.setText("EXERCISE" if incident.exercise else "DEMO")
+        self.demo.setStyleSheet(pill(t.exercise if incident.exercise else t.demo))
         self.title.setText(incident.title)
 
     def set_now(self, now: datetime) -> None:

@@ -32,7 +32,7 @@ from mimdesk.domain.wall import WallState
 from mimdesk.ui.awake import DisplayKeeper
 from mimdesk.ui.health_feed import HealthFeed
 from mimdesk.ui.incident_feed import IncidentFeed
-from mimdesk.ui.theme import Theme
+from mimdesk.ui.theme import Theme, ink_on
 from mimdesk.ui.wall_corner import SourceStatus
 from mimdesk.ui.wall_grid import WallGrid
 from mimdesk.ui.wall_incident import IncidentPage
@@ -99,9 +99,13 @@ class WallBoard(QWidget):
         screen_name: str | None = None,
         keeper: DisplayKeeper | None = None,
         incidents: IncidentFeed | None = None,
+        exercise: str = "",
     ) -> None:
+        """`exercise`, when given, is the scenario being played: a strip on
+        every page says EXERCISE so no one in the room takes it for real."""
         super().__init__()
         self.setObjectName("WallBoard")
+        self.exercise = exercise
         self.setWindowTitle("MIMDesk wall")
         self.feed, self.theme, self.zone = feed, theme, zone
         self.clock, self.screen_name, self.keeper = clock, screen_name, keeper
@@ -162,6 +166,18 @@ class WallBoard(QWidget):
         self.outer = QVBoxLayout(self)
         self.outer.addLayout(top)
         self.outer.addWidget(self.note)
+        if self.exercise:
+            strip = QLabel(
+                f"EXERCISE \u2014 {self.exercise} \u2014 not a real incident"
+            )
+            strip.setObjectName("ExerciseStrip")
+            strip.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            colour = self.theme.exercise
+            strip.setStyleSheet(
+                f"background:{colour}; color:{ink_on(colour)}; font-weight:bold;"
+                "padding:6px;"
+            )
+            self.outer.addWidget(strip)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.grid)
         self.outer.addWidget(self.stack, 1)

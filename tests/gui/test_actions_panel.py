@@ -152,7 +152,8 @@ def test_an_override_is_recorded_with_its_reason(window: Any, qtbot: Any) -> Non
     assert window.timeline_events()[-1].actor == "tester"
 
 
-@pytest.mark.parametrize(("severity", "started"), [(1, 4), (3, 0)])
+# SEV1: the runbook's four steps and the first stakeholder update.
+@pytest.mark.parametrize(("severity", "started"), [(1, 5), (3, 0)])
 def test_declaring_a_severe_payments_incident_starts_its_runbook(
     make_console: Any, qtbot: Any, store: Store, fake_time: Any, severity: int,
     started: int,
@@ -180,7 +181,14 @@ def test_declaring_a_severe_payments_incident_starts_its_runbook(
     else:
         qtbot.waitUntil(lambda: not window.bridge.busy)
         assert window.actions_panel.isHidden()
-    assert len(store.board(window.selected).actions) == started
+    board = store.board(window.selected)
+    assert len(board.actions) == started
+    runbook = [a for a in board.actions.values() if a.runbook == "payments-failover"]
+    assert len(runbook) == (4 if started else 0)
+    tree = window.timeline
+    shown = [tree.topLevelItem(n).text(2) for n in range(tree.topLevelItemCount())]
+    fired = [line for line in shown if "rule start_runbooks fired" in line]
+    assert len(fired) == (1 if started else 0)
 
 
 def test_c_runs_the_selected_actions_check_off_the_gui_thread(

@@ -143,3 +143,39 @@ def test_action_checks_run_and_are_recorded(
     code, _, err = run("actions", sev1, "check", "A1")
     assert code == 2
     assert "no action chosen has a check" in err
+
+
+def test_a_sev1_declared_from_the_cli_fires_the_rules_once(run: Any) -> None:
+    code, out, err = run(
+        "incident", "declare", "--title", "Card payments failing", "--severity", "1",
+        "--service", "payments-api",
+    )  # fmt: skip
+    incident_id = out.strip()
+
+    assert code == 0
+    assert "rule start_runbooks fired" in err
+    run("incident", "status", incident_id, "mobilised")
+    code, out, _ = run("actions", incident_id, "rules", "--json")
+    firings = json.loads(out)["firings"]
+    assert [f["rule"] for f in firings].count("start_runbooks") == 1
+    started = next(f for f in firings if f["rule"] == "start_runbooks")
+
+    code, out, _ = run("actions", incident_id, "undo", started["id"])
+
+    assert code == 0
+    assert "rule start_runbooks undone: skipped A1, A2, A3, A4" in out
+    _, out, _ = run("actions", incident_id, "rules")
+    assert "(undone)" in out
+
+
+def test_automation_can_be_turned_off_in_the_settings(run: Any, tmp_path: Path) -> None:
+    (tmp_path / "settings.toml").write_text("[automation]\nenabled = false\n")
+
+    _, out, err = run(
+        "incident", "declare", "--title", "Card payments failing", "--severity", "1",
+        "--service", "payments-api",
+    )  # fmt: skip
+
+    assert "fired" not in err
+    _, listed, _ = run("actions", out.strip(), "rules")
+    assert "No automation rule has fired" in listed
