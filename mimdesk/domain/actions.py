@@ -129,7 +129,7 @@ class Board:
 def board_of(events: Iterable[ev.JournalEvent]) -> Board:
     """The board after one incident's events."""
     board = Board()
-    for event in sorted(events, key=lambda e: e.incident_seq):
+    for event in ev.in_fold_order(events):
         board = _apply(board, event)
     return board
 

@@ -1,14 +1,20 @@
 """Journal events: what a command produces, what the journal stores, how it is chained.
 
-Each stored event carries the hash of the event recorded before it in the same
-store, so an edit, a deletion or a torn write shows up when the chain is verified.
+Each event carries the hash of the event its seat recorded before it on the same
+incident, so an edit, a deletion or a torn write shows up when that seat's chain
+is verified, on any seat that holds the incident. Events recorded before seats
+shared incidents carry no hybrid logical clock stamp (`hlc`) and chain through
+the whole store instead, as they always did.
+
+Every seat folds an incident's events in the same order, `fold_key`: the stamp,
+then the seat, so seats holding the same events show the same state.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -101,6 +107,7 @@ class JournalEvent:
     seat: str
     prev_hash: str
     hash: str
+    hlc: str | None = None  # hybrid logical clock stamp; None before seats shared
 
     def hashed_fields(self) -> dict[str, Any]:
         return hashed_fields(
@@ -114,7 +121,69 @@ class JournalEvent:
             typed_offset=self.typed_offset,
             recorded_at=self.recorded_at,
             seat=self.seat,
+            hlc=self.hlc,
         )
+
+    def sealed_correctly(self) -> bool:
+        """Whether its hash is the hash of what it says (nothing was changed)."""
+        return chain_hash(self.prev_hash, self.hashed_fields()) == self.hash
+
+
+def fold_key(event: JournalEvent) -> tuple[str, str, int, str]:
+    """The order every seat folds an incident's events in: stamped events by
+    stamp then seat; the unstamped ones (one seat's, from before) first, in the
+    order that seat numbered them."""
+    return (event.hlc or "", event.seat, event.incident_seq, event.id)
+
+
+def in_fold_order(events: Iterable[JournalEvent]) -> list[JournalEvent]:
+    return sorted(events, key=fold_key)
+
+
+def to_dict(event: JournalEvent) -> dict[str, Any]:
+    """An event as JSON, for archives and other seats: everything the hash
+    covers, and the chain link. The store's own sequence number stays home."""
+    return {**event.hashed_fields(), "prev_hash": event.prev_hash, "hash": event.hash}
+
+
+def from_dict(data: Mapping[str, Any], *, seq: int = 0) -> JournalEvent:
+    """The event `to_dict` wrote. Raises KeyError, TypeError or ValueError on a
+    malformed one; whether it was changed is `sealed_correctly`'s question."""
+    payload = data["payload"]
+    if not isinstance(payload, Mapping):
+        raise TypeError("payload is not an object")
+    hlc = data.get("hlc")
+    offset = data.get("typed_offset")
+    return JournalEvent(
+        seq=seq,
+        id=_text(data, "id"),
+        incident_id=_text(data, "incident_id"),
+        incident_seq=int(data["incident_seq"]),
+        kind=_text(data, "kind"),
+        payload=dict(payload),
+        actor=_text(data, "actor"),
+        occurred_at=_instant(_text(data, "occurred_at")),
+        typed_offset=None if offset is None else str(offset),
+        recorded_at=_instant(_text(data, "recorded_at")),
+        seat=_text(data, "seat"),
+        prev_hash=_text(data, "prev_hash"),
+        hash=_text(data, "hash"),
+        hlc=None if hlc is None else _text(data, "hlc"),
+    )
+
+
+def _text(data: Mapping[str, Any], key: str) -> str:
+    value = data[key]
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{key} is not a non-empty string")
+    return value
+
+
+def _instant(text: str) -> datetime:
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError(f"{text!r} has no UTC offset")
+    return value.astimezone(UTC)
 
 
 def canonical_json(value: Any) -> str:
@@ -134,9 +203,11 @@ def hashed_fields(
     typed_offset: str | None,
     recorded_at: datetime,
     seat: str,
+    hlc: str | None = None,
 ) -> dict[str, Any]:
-    """Everything an event's hash covers (all of it but its store sequence number)."""
-    return {
+    """Everything an event's hash covers (all of it but its store sequence number);
+    the stamp only where there is one, so older events keep their hashes."""
+    fields = {
         "id": event_id,
         "incident_id": incident_id,
         "incident_seq": incident_seq,
@@ -148,6 +219,9 @@ def hashed_fields(
         "recorded_at": utc_iso(recorded_at),
         "seat": seat,
     }
+    if hlc is not None:
+        fields["hlc"] = hlc
+    return fields
 
 
 def chain_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
@@ -168,6 +242,7 @@ def seal(
     recorded_at: datetime,
     seat: str,
     prev_hash: str,
+    hlc: str | None = None,
 ) -> JournalEvent:
     """Give a draft its identity and place, and chain it to the event before."""
     fields = hashed_fields(
@@ -181,6 +256,7 @@ def seal(
         typed_offset=draft.typed_offset,
         recorded_at=recorded_at,
         seat=seat,
+        hlc=hlc,
     )
     return JournalEvent(
         seq=seq,
@@ -196,4 +272,5 @@ def seal(
         seat=seat,
         prev_hash=prev_hash,
         hash=chain_hash(prev_hash, fields),
+        hlc=hlc,
     )

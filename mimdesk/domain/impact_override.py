@@ -40,7 +40,7 @@ def parse_level(text: str) -> Level:
 def overrides_of(events: Iterable[ev.JournalEvent]) -> dict[str, Override]:
     """The overrides in force after `events` (one incident's, any order)."""
     found: dict[str, Override] = {}
-    for event in sorted(events, key=lambda e: e.incident_seq):
+    for event in ev.in_fold_order(events):
         p = event.payload
         if event.kind == ev.IMPACT_OVERRIDDEN:
             found[p["business_service"]] = Override(

@@ -627,4 +627,4 @@ def _describe_roster(event: ev.JournalEvent) -> str | None:
 def in_time_order(events: Iterable[ev.JournalEvent]) -> list[ev.JournalEvent]:
     """Events by when they happened (a back-dated note sits where it belongs),
     ties kept in the order they were recorded."""
-    return sorted(events, key=lambda e: (e.occurred_at, e.incident_seq))
+    return sorted(events, key=lambda e: (e.occurred_at, ev.fold_key(e)))

@@ -188,7 +188,7 @@ def classification(
     FIXME(regulatory): an explicit reclassification ("not major after all") would
     be its own command and journal event; nothing can undo a classification yet."""
     severity, major_since, declared = 0, None, None
-    for event in sorted(events, key=lambda e: e.incident_seq):
+    for event in ev.in_fold_order(events):
         severity = _severity_after(event, severity)
         if major_since is None and severity in major:
             major_since = event.occurred_at

@@ -140,7 +140,7 @@ def firings(events: Iterable[ev.JournalEvent]) -> list[Firing]:
     """Every firing on one incident, oldest first."""
     found: dict[str, Firing] = {}
     undone: set[str] = set()
-    for event in sorted(events, key=lambda e: e.incident_seq):
+    for event in ev.in_fold_order(events):
         if event.kind == FIRED:
             p = event.payload
             found[event.id] = Firing(
@@ -192,7 +192,7 @@ def _mitigated_by(incident: Incident, events: Sequence[ev.JournalEvent]) -> str:
         e for e in events
         if e.kind == ev.STATUS_CHANGED and e.payload["to"] == Status.MITIGATED.value
     ]  # fmt: skip
-    return max(moves, key=lambda e: e.incident_seq).id if moves else ""
+    return max(moves, key=ev.fold_key).id if moves else ""
 
 
 def _fired(

@@ -10,12 +10,13 @@ import json
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ulid import ULID
 
 from mimdesk.domain import events as ev
+from mimdesk.domain import hlc
 from mimdesk.domain.errors import DomainError
 from mimdesk.domain.incident import Incident, apply, fold
 from mimdesk.domain.times import parse_utc, utc_iso
@@ -24,8 +25,10 @@ from mimdesk.store.db import StoreError
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 COLUMNS = (
     "seq, id, incident_id, incident_seq, kind, payload, actor, occurred_at, "
-    "typed_offset, recorded_at, seat, prev_hash, hash"
+    "typed_offset, recorded_at, seat, prev_hash, hash, hlc"
 )
+# An incident's events in the order every seat folds them (events.fold_key).
+FOLD_ORDER = "coalesce(hlc, ''), seat, incident_seq, id"
 
 
 class IncidentNotFound(LookupError):
@@ -59,7 +62,9 @@ def normalise_id(text: str) -> str:
 
 
 def row_event(row: sqlite3.Row | tuple[object, ...]) -> ev.JournalEvent:
-    (seq, eid, iid, iseq, kind, payload, actor, occ, off, rec, seat, prev, hsh) = row
+    (seq, eid, iid, iseq, kind, payload, actor, occ, off, rec, seat, prev, hsh, hlc) = (
+        row
+    )
     return ev.JournalEvent(
         seq=int(str(seq)),
         id=str(eid),
@@ -74,6 +79,7 @@ def row_event(row: sqlite3.Row | tuple[object, ...]) -> ev.JournalEvent:
         seat=str(seat),
         prev_hash=str(prev),
         hash=str(hsh),
+        hlc=None if hlc is None else str(hlc),
     )
 
 
@@ -81,7 +87,7 @@ def insert_verbatim(conn: sqlite3.Connection, event: ev.JournalEvent) -> None:
     """Store an already-recorded event exactly as it was (salvage, later merges)."""
     fields = event.hashed_fields()
     conn.execute(
-        f"INSERT INTO journal ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        f"INSERT INTO journal ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             event.seq,
             event.id,
@@ -96,6 +102,7 @@ def insert_verbatim(conn: sqlite3.Connection, event: ev.JournalEvent) -> None:
             event.seat,
             event.prev_hash,
             event.hash,
+            event.hlc,
         ),
     )
 
@@ -106,6 +113,31 @@ def tail(conn: sqlite3.Connection) -> tuple[int, str]:
         "SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1"
     ).fetchone()
     return (int(row[0]), str(row[1])) if row else (0, ev.GENESIS_HASH)
+
+
+def seat_tail(conn: sqlite3.Connection, incident_id: str, seat: str) -> str:
+    """The hash of the last event `seat` recorded on the incident (genesis if
+    none): what its next event there chains to."""
+    row = conn.execute(
+        "SELECT hash FROM journal WHERE incident_id = ? AND seat = ?"
+        " ORDER BY seq DESC LIMIT 1",
+        (incident_id, seat),
+    ).fetchone()
+    return str(row[0]) if row else ev.GENESIS_HASH
+
+
+def last_number(conn: sqlite3.Connection, incident_id: str) -> int:
+    """The highest event number on the incident, from any seat (0 if none)."""
+    row = conn.execute(
+        "SELECT max(incident_seq) FROM journal WHERE incident_id = ?", (incident_id,)
+    ).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def latest_stamp(conn: sqlite3.Connection) -> str | None:
+    """The latest clock stamp this store holds, from any seat."""
+    row = conn.execute("SELECT max(hlc) FROM journal WHERE hlc IS NOT NULL").fetchone()
+    return str(row[0]) if row and row[0] is not None else None
 
 
 def load_incident(conn: sqlite3.Connection, incident_id: str) -> Incident | None:
@@ -131,7 +163,7 @@ class StateCache:
         if cached is not None:
             row = conn.execute(
                 "SELECT hash FROM journal WHERE incident_id = ?"
-                " ORDER BY incident_seq DESC LIMIT 1",
+                " ORDER BY seq DESC LIMIT 1",
                 (incident_id,),
             ).fetchone()
             if row is not None and row[0] == cached[1]:
@@ -190,10 +222,13 @@ def append(
     """
     if state is None:
         state = load_incident(conn, incident_id)
-    seq, prev = tail(conn)
-    next_seq = state.last_incident_seq + 1 if state else 1
+    seq = tail(conn)[0]
+    prev = seat_tail(conn, incident_id, seat)
+    next_seq = last_number(conn, incident_id) + 1
+    stamp = latest_stamp(conn)
     written: list[ev.JournalEvent] = []
     for offset, draft in enumerate(drafts):
+        stamp = hlc.after(stamp, recorded_at)
         event = ev.seal(
             draft,
             seq=seq + 1 + offset,
@@ -203,6 +238,7 @@ def append(
             recorded_at=recorded_at,
             seat=seat,
             prev_hash=prev,
+            hlc=stamp,
         )
         insert_verbatim(conn, event)
         state = apply(state, event)
@@ -249,7 +285,7 @@ def iter_events(
     else:
         cursor = conn.execute(
             f"SELECT {COLUMNS} FROM journal WHERE incident_id = ?"
-            " ORDER BY incident_seq",
+            f" ORDER BY {FOLD_ORDER}",
             (normalise_id(incident_id),),
         )
     for row in cursor:
@@ -304,7 +340,7 @@ def rebuild(conn: sqlite3.Connection, *, force: bool = False) -> int:
         events = list(iter_events(conn, incident_id))
         state = fold(events)
         if state is not None:
-            save_incident(conn, state, events[-1].seq)
+            save_incident(conn, state, max(e.seq for e in events))
     return len(ids)
 
 
@@ -313,36 +349,92 @@ def _raw_rows(conn: sqlite3.Connection) -> Iterator[tuple[object, ...]]:
 
 
 def verify(conn: sqlite3.Connection, incident_id: str | None = None) -> list[Problem]:
-    """Walk the whole chain; report problems (only those of `incident_id`, if given)."""
+    """Walk every chain this store holds; report problems (only those of
+    `incident_id`, if given), each naming the seat whose chain is broken.
+
+    The store numbers its rows 1, 2, 3...; a gap is a removed row. Events from
+    before seats shared incidents (no clock stamp) chain through the store in
+    that order. Stamped events chain per seat and incident: each links to the
+    one its seat recorded before it on the incident."""
     wanted = normalise_id(incident_id) if incident_id else None
-    problems: list[Problem] = []
+    found: list[tuple[int, str, str]] = []  # (seq, incident, text)
     prev_hash, prev_seq = ev.GENESIS_HASH, 0
-    next_incident_seq: dict[str, int] = {}
+    next_number: dict[str, int] = {}
+    chains: dict[tuple[str, str], list[ev.JournalEvent]] = {}
+    held: set[str] = set()
     for row in _raw_rows(conn):
         seq, iid = int(str(row[0])), str(row[2])
-        found: list[str] = []
+        held.add(iid)
         if seq != prev_seq + 1:
-            found.append(f"events #{prev_seq + 1} to #{seq - 1} are missing")
-        if str(row[11]) != prev_hash:
-            found.append("does not link to the event before it (removed or inserted)")
+            found.append(
+                (seq, iid, f"events #{prev_seq + 1} to #{seq - 1} are missing")
+            )
+        prev_seq = seq
         try:
             event = row_event(row)
         except (ValueError, TypeError) as exc:
-            found.append(f"cannot be read: {exc}")
-        else:
-            if ev.chain_hash(event.prev_hash, event.hashed_fields()) != event.hash:
-                found.append("was changed after it was recorded (hash mismatch)")
-            expected = next_incident_seq.get(iid, 1)
-            if event.incident_seq != expected:
-                number = event.incident_seq
-                found.append(f"is number {number} of its incident; expected {expected}")
-            next_incident_seq[iid] = event.incident_seq + 1
+            found.append((seq, iid, f"cannot be read: {exc}"))
+            continue
+        if event.hlc is not None:
+            chains.setdefault((iid, event.seat), []).append(event)
+            continue
+        if event.prev_hash != prev_hash:
+            text = "does not link to the event before it (removed or inserted)"
+            found.append((seq, iid, text))
+        if not event.sealed_correctly():
+            found.append(
+                (seq, iid, "was changed after it was recorded (hash mismatch)")
+            )
+        expected = next_number.get(iid, 1)
+        if event.incident_seq != expected:
+            number = event.incident_seq
+            found.append(
+                (seq, iid, f"is number {number} of its incident; expected {expected}")
+            )
+        next_number[iid] = event.incident_seq + 1
+        prev_hash = event.hash
+    for (iid, seat), events in chains.items():
         if wanted is None or iid == wanted:
-            problems += [Problem(seq, iid, f"event #{seq}: {text}") for text in found]
-        prev_hash, prev_seq = str(row[12]), seq
-    if wanted is not None and wanted not in next_incident_seq:
+            found += _seat_chain(conn, iid, seat, events)
+    if wanted is not None and wanted not in held:
         raise IncidentNotFound(f"no incident {wanted} in this store")
+    problems = [
+        Problem(seq, iid, f"event #{seq}: {text}")
+        for seq, iid, text in sorted(found)
+        if wanted is None or iid == wanted
+    ]
     return problems + _check_read_model(conn, wanted)
+
+
+def _seat_chain(
+    conn: sqlite3.Connection,
+    incident_id: str,
+    seat: str,
+    stamped: list[ev.JournalEvent],
+) -> list[tuple[int, str, str]]:
+    """One seat's chain on one incident: sealed, linked, numbered upwards."""
+    row = conn.execute(
+        "SELECT hash, incident_seq FROM journal WHERE incident_id = ? AND seat = ?"
+        " AND hlc IS NULL ORDER BY seq DESC LIMIT 1",
+        (incident_id, seat),
+    ).fetchone()
+    prev_hash, number = (str(row[0]), int(row[1])) if row else (ev.GENESIS_HASH, 0)
+    found = []
+    for event in ev.in_fold_order(stamped):
+        if event.prev_hash != prev_hash:
+            text = (
+                f"does not link to the event before it in seat {seat}'s chain "
+                "(removed or inserted, or not received from that seat yet)"
+            )
+            found.append((event.seq, incident_id, text))
+        if not event.sealed_correctly():
+            text = f"was changed after it was recorded (hash mismatch), seat {seat}"
+            found.append((event.seq, incident_id, text))
+        if event.incident_seq <= number:
+            text = f"is number {event.incident_seq}, not after {number}, seat {seat}"
+            found.append((event.seq, incident_id, text))
+        prev_hash, number = event.hash, event.incident_seq
+    return found
 
 
 def _check_read_model(conn: sqlite3.Connection, wanted: str | None) -> list[Problem]:
@@ -355,8 +447,11 @@ def _check_read_model(conn: sqlite3.Connection, wanted: str | None) -> list[Prob
         in_model = conn.execute("SELECT id FROM incidents")
         ids = sorted({str(r[0]) for r in in_journal} | {str(r[0]) for r in in_model})
     for incident_id in ids:
+        events = list(iter_events(conn, incident_id))
+        if events and not any(e.kind == ev.INCIDENT_CREATED for e in events):
+            continue  # another seat's, waiting for its creation to arrive
         try:
-            folded = fold(iter_events(conn, incident_id))
+            folded = fold(events)
         except (DomainError, KeyError, ValueError) as exc:
             problems.append(Problem(None, incident_id, f"cannot be folded: {exc}"))
             continue
@@ -373,3 +468,105 @@ def _check_read_model(conn: sqlite3.Connection, wanted: str | None) -> list[Prob
                 )
             )
     return problems
+
+
+# --- events from other seats -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Merged:
+    """What merging a batch of other seats' events did."""
+
+    added: tuple[ev.JournalEvent, ...] = ()
+    known: int = 0  # already held (this seat's own, or seen before)
+    refused: tuple[tuple[str, str], ...] = ()  # (event id, why)
+    incidents: frozenset[str] = frozenset()  # whose shown state may have changed
+
+
+def refusal(event: ev.JournalEvent, *, own_seat: str, now: datetime) -> str:
+    """Why another seat's event cannot be taken ('' when it can)."""
+    if event.hlc is None:
+        return "it has no clock stamp (sent by a MIMDesk too old to share incidents)"
+    if not hlc.believable(event.hlc, now):
+        return f"its clock stamp {event.hlc} is not believable (a day or more ahead)"
+    if event.seat == own_seat:
+        return f"it claims to come from this seat ({own_seat}), which never recorded it"
+    if not event.sealed_correctly():
+        return "its hash does not match its content (changed on the way)"
+    if event.incident_id != normalise_id(event.incident_id):
+        return f"{event.incident_id!r} is not an incident id"
+    return ""
+
+
+def merge(
+    conn: sqlite3.Connection,
+    events: Sequence[ev.JournalEvent],
+    *,
+    own_seat: str,
+    now: datetime,
+    cache: StateCache | None = None,
+) -> Merged:
+    """Take other seats' events this store does not hold, exactly as recorded,
+    and fold each incident they touch again, in the order every seat uses.
+
+    An incident whose events cannot be folded keeps what it had: its new events
+    are refused together, so one bad seat cannot break what the others show.
+    Events of an incident whose creation has not arrived yet are kept, and the
+    incident shows once it does."""
+    known = 0
+    refused: list[tuple[str, str]] = []
+    fresh: dict[str, list[ev.JournalEvent]] = {}
+    seen: set[str] = set()
+    for event in events:
+        row = conn.execute(
+            "SELECT hash FROM journal WHERE id = ?", (event.id,)
+        ).fetchone()
+        if row is not None or event.id in seen:
+            if row is not None and str(row[0]) != event.hash:
+                refused.append((event.id, "a different event with this id is held"))
+            else:
+                known += 1
+            continue
+        why = refusal(event, own_seat=own_seat, now=now)
+        if why:
+            refused.append((event.id, why))
+            continue
+        seen.add(event.id)
+        fresh.setdefault(event.incident_id, []).append(event)
+    added: list[ev.JournalEvent] = []
+    changed: set[str] = set()
+    for incident_id, batch in fresh.items():
+        conn.execute("SAVEPOINT merge_incident")
+        try:
+            seq = tail(conn)[0]
+            stored = []
+            for offset, event in enumerate(ev.in_fold_order(batch)):
+                event = replace(event, seq=seq + 1 + offset)
+                insert_verbatim(conn, event)
+                stored.append(event)
+            _refold(conn, incident_id)
+        except (DomainError, KeyError, ValueError, TypeError) as exc:
+            conn.execute("ROLLBACK TO merge_incident")
+            conn.execute("RELEASE merge_incident")
+            why = f"{incident_id} cannot be folded with them: {exc}"
+            refused += [(e.id, why) for e in batch]
+            continue
+        conn.execute("RELEASE merge_incident")
+        added += stored
+        changed.add(incident_id)
+    if cache is not None and changed:
+        cache.clear()
+    return Merged(tuple(added), known, tuple(refused), frozenset(changed))
+
+
+def _refold(conn: sqlite3.Connection, incident_id: str) -> None:
+    """Fold the incident again from all its events (nothing while its
+    creation has not arrived)."""
+    events = list(iter_events(conn, incident_id))
+    if not events or events[0].kind != ev.INCIDENT_CREATED:
+        if any(e.kind == ev.INCIDENT_CREATED for e in events):
+            raise DomainError("an event is stamped before the incident was created")
+        return
+    state = fold(events)
+    if state is not None:
+        save_incident(conn, state, max(e.seq for e in events))

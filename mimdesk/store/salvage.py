@@ -56,16 +56,19 @@ def replay(source: Path, target: Path) -> Salvage:
         seq, tail_hash = journal.tail(conn)
         candidates, stopped = _later_events(source, seq)
         accepted: list[ev.JournalEvent] = []
+        links: dict[tuple[str, str], str] = {}  # (incident, seat) -> last hash
         for event in candidates:
-            fits = event.seq == seq + 1 and event.prev_hash == tail_hash
-            if (
-                not fits
-                or ev.chain_hash(event.prev_hash, event.hashed_fields()) != event.hash
-            ):
+            key = (event.incident_id, event.seat)
+            if event.hlc is None:
+                link = tail_hash
+            else:
+                link = links.get(key) or journal.seat_tail(conn, *key)
+            fits = event.seq == seq + 1 and event.prev_hash == link
+            if not fits or not event.sealed_correctly():
                 stopped = f"event #{event.seq} does not continue the restored chain"
                 break
             accepted.append(event)
-            seq, tail_hash = event.seq, event.hash
+            seq, tail_hash, links[key] = event.seq, event.hash, event.hash
         conn.execute("BEGIN IMMEDIATE")
         try:
             for event in accepted:

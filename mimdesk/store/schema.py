@@ -165,8 +165,37 @@ def _v5(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE outbox ADD COLUMN sending_since TEXT")
 
 
+def _v6(conn: sqlite3.Connection) -> None:
+    """Seats share incidents: events carry a clock stamp, two seats may give an
+    event the same number on one incident, and each seat's chain is found by
+    incident and seat. What was published to other seats, who was heard from
+    and what was refused are kept, so a restart publishes nothing twice."""
+    conn.execute("ALTER TABLE journal ADD COLUMN hlc TEXT")
+    conn.execute("DROP INDEX IF EXISTS idx_journal_incident_id_incident_seq")
+    conn.execute("CREATE INDEX journal_incident ON journal (incident_id, incident_seq)")
+    conn.execute("CREATE INDEX journal_chain ON journal (incident_id, seat, seq)")
+    conn.execute("CREATE INDEX journal_hlc ON journal (hlc) WHERE hlc IS NOT NULL")
+    db = wrap(conn)
+    db.table("seats").create(
+        {"seat": str, "account": str, "last_heard_at": str, "events": int},
+        pk="seat",
+        not_null={"last_heard_at", "events"},
+        defaults={"events": 0},
+    )
+    db.table("published").create(
+        {"event_id": str, "room": str, "remote_id": str, "published_at": str},
+        pk="event_id",
+        not_null={"room", "published_at"},
+    )
+    db.table("refused_events").create(
+        {"remote_id": str, "room": str, "sender": str, "reason": str, "at": str},
+        pk="remote_id",
+        not_null={"reason", "at"},
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
-    _v1, _v2, _v3, _v4, _v5,
+    _v1, _v2, _v3, _v4, _v5, _v6,
 )  # fmt: skip
 LATEST = len(MIGRATIONS)
 

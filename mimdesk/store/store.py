@@ -6,6 +6,7 @@ import logging
 import secrets
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from mimdesk.domain.times import utc_iso
 from mimdesk.store import alerts as alert_store
 from mimdesk.store import backup, journal, schema
 from mimdesk.store import outbox as outbox_store
+from mimdesk.store import seats as seat_store
 from mimdesk.store.alerts import IntakeResult
 from mimdesk.store.db import StoreError, StoreReadOnly, connect, quick_check
 from mimdesk.store.lock import StoreLock
@@ -986,6 +988,62 @@ class Store:
 
     def verify(self, incident_id: str | None = None) -> list[journal.Problem]:
         return journal.verify(self._reader(), incident_id)
+
+    # --- other seats ------------------------------------------------------------
+
+    def merge(
+        self, events: Sequence[JournalEvent], *, account: str = ""
+    ) -> Future[journal.Merged]:
+        """Take other seats' events (from `account`, their chat account), and
+        note each seat whose events were taken or already held as heard now."""
+
+        def job(conn: sqlite3.Connection) -> journal.Merged:
+            now = self._clock()
+            merged = journal.merge(
+                conn, events, own_seat=self.seat, now=now, cache=self._states
+            )
+            refused = {event_id for event_id, _why in merged.refused}
+            added = Counter(e.seat for e in merged.added)
+            for seat in {e.seat for e in events if e.id not in refused} - {self.seat}:
+                seat_store.heard(conn, seat, account=account, at=now, added=added[seat])
+            return merged
+
+        return self.submit(job)
+
+    def unpublished(self, *, limit: int = 500) -> list[JournalEvent]:
+        """This seat's events other seats have not been sent yet, oldest first."""
+        return seat_store.unpublished(self._reader(), self.seat, limit=limit)
+
+    def mark_published(
+        self, event_ids: Sequence[str], *, room: str, remote_id: str
+    ) -> Future[None]:
+        return self.submit(
+            lambda conn: seat_store.mark_published(
+                conn, event_ids, room=room, remote_id=remote_id, at=self._clock()
+            )
+        )
+
+    def refuse_remote(
+        self, *, remote_id: str, room: str, sender: str, reason: str
+    ) -> Future[bool]:
+        """Keep the trace of another seat's event that was not applied."""
+        return self.submit(
+            lambda conn: seat_store.refuse(
+                conn,
+                remote_id=remote_id,
+                room=room,
+                sender=sender,
+                reason=reason,
+                at=self._clock(),
+            )
+        )
+
+    def seats(self) -> list[seat_store.Seat]:
+        """The other seats heard from, latest first."""
+        return seat_store.seats(self._reader())
+
+    def refused_remote(self, *, limit: int = 200) -> list[seat_store.Refused]:
+        return seat_store.refused(self._reader(), limit=limit)
 
     def data_version(self) -> int:
         """Changes whenever another connection commits: cheap polling for changes."""

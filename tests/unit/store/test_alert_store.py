@@ -22,6 +22,8 @@ from mimdesk.store import schema
 from mimdesk.store.alerts import IntakeResult
 from mimdesk.store.store import Store
 
+from .legacy import legacy_store
+
 Case = Callable[[str], dict[str, Any]]
 C12_KEY = '{}:{service="svc-e"}'
 C36_KEY = '{}:{alertname="PodCrashLoop"}'
@@ -149,22 +151,20 @@ def test_an_unreadable_payload_is_rejected_but_kept_exactly(
 
 
 def test_a_version_1_store_is_upgraded_keeping_its_incidents(
-    store_path: Path, clock: Clock, load_case: Case, monkeypatch: pytest.MonkeyPatch
+    store_path: Path, clock: Clock, load_case: Case
 ) -> None:
-    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
-    monkeypatch.setattr(schema, "LATEST", 1)
-    old = Store.open(store_path, clock=clock)
-    incident_id = old.declare(
-        title="Older incident", severity=3, services=[], detected_at=None, actor="d"
-    ).result()
-    old.close()
+    legacy_store(
+        store_path, version=1, seat="seat-old", now=clock(),
+        incidents={"INC-260101-AB12": 1},
+    )  # fmt: skip
     assert rows(store_path, "PRAGMA user_version") == [(1,)]
-    monkeypatch.undo()
 
     upgraded = Store.open(store_path, clock=clock)
     try:
         assert rows(store_path, "PRAGMA user_version") == [(schema.LATEST,)]
-        assert upgraded.incident(incident_id).title == "Older incident"
+        assert upgraded.incident("INC-260101-AB12").title == (
+            "Older incident INC-260101-AB12"
+        )
         assert upgraded.verify() == []
         assert upgraded.alert_records() == []
         assert deliver(upgraded, clock, load_case("C12")["deliveries"][0]).ok

@@ -24,7 +24,7 @@ def whole_journal(store: Store) -> list[ev.JournalEvent]:
     return sorted((e for i in ids for e in store.timeline(i)), key=lambda e: e.seq)
 
 
-def test_each_event_carries_the_hash_of_the_one_before(
+def test_each_event_links_to_the_one_its_seat_recorded_before_on_its_incident(
     store: Store, incident_id: str
 ) -> None:
     other = store.declare(
@@ -36,9 +36,15 @@ def test_each_event_carries_the_hash_of_the_one_before(
     events = whole_journal(store)
 
     assert [e.seq for e in events] == list(range(1, 10))
-    assert events[0].prev_hash == ev.GENESIS_HASH
-    for before, event in pairwise(events):
-        assert event.prev_hash == before.hash
+    for iid in (incident_id, other):
+        chain = [e for e in events if e.incident_id == iid]
+        assert chain[0].prev_hash == ev.GENESIS_HASH
+        for before, event in pairwise(chain):
+            assert event.prev_hash == before.hash
+            assert event.hlc is not None
+            assert before.hlc is not None
+            assert event.hlc > before.hlc
+        assert {e.seat for e in chain} == {store.seat}
     for event in events:
         assert event.hash == ev.chain_hash(event.prev_hash, event.hashed_fields())
     assert store.verify() == []
@@ -74,7 +80,8 @@ def test_an_edited_event_is_found_and_named(
 
     assert [(p.seq, p.incident_id) for p in problems] == [(4, incident_id)]
     assert problems[0].message == (
-        "event #4: was changed after it was recorded (hash mismatch)"
+        "event #4: was changed after it was recorded (hash mismatch), "
+        f"seat {store.seat}"
     )
     assert store.verify(incident_id) == problems
 
@@ -89,9 +96,10 @@ def test_a_deleted_event_shows_as_missing_and_a_broken_link(
     messages = [p.message for p in store.verify()]
 
     assert "event #4: events #3 to #3 are missing" in messages
-    assert "event #4: does not link to the event before it (removed or inserted)" in (
-        messages
-    )
+    assert (
+        f"event #4: does not link to the event before it in seat {store.seat}'s "
+        "chain (removed or inserted, or not received from that seat yet)"
+    ) in messages
     assert any("cached state differs from the journal" in m for m in messages)
 
 

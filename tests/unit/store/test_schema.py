@@ -58,6 +58,7 @@ def test_journal_columns_have_explicit_types(
         "seat": text,
         "prev_hash": text,
         "hash": text,
+        "hlc": ("TEXT", False),  # None on events from before seats shared
     }
 
 
