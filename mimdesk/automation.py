@@ -54,6 +54,29 @@ class Rulebook:
     cadence: Mapping[int, timedelta] = field(default_factory=dict)
     platforms: Sequence[str] = ()
 
+    def problems(self) -> list[str]:
+        """What in `[automation] on_call` the rules cannot act on."""
+        out = []
+        known = {r.id for r in self.roles.roles}
+        for role, person in self.settings.on_call.items():
+            if role not in known:
+                names = ", ".join(sorted(known))
+                out.append(
+                    f"[automation] on_call: no role {role!r} (roles are: {names}); "
+                    f"{person} is not asked for it"
+                )
+            elif not self.directory.people:
+                out.append(
+                    f"[automation] on_call: no directory is set, so {person} "
+                    f"cannot be found for {role}; set `directory` in the settings"
+                )
+            elif self.directory.get(person) is None:
+                out.append(
+                    f"[automation] on_call: {person} ({role}) is not in the "
+                    "directory; nobody is asked for that role"
+                )
+        return out
+
 
 def rulebook(
     settings: Settings,

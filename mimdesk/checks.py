@@ -52,7 +52,10 @@ def run_check(
     """Run one check now; `target` is the action id or "verify"."""
     if check.promql:
         if source is None:
-            outcome, why = UNKNOWN, "no monitoring source to ask"
+            outcome, why = (
+                UNKNOWN,
+                ("no monitoring to ask: set [prometheus] url in the settings"),
+            )
         else:
             outcome, why = promql_outcome(check, source, now.timestamp())
     else:

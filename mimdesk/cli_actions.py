@@ -264,10 +264,8 @@ def _run(ctx: Context, incident_id: str, jobs: list[Any]) -> int:
     """Run the checks, record each result, exit 1 if one failed, 5 if one
     could not check."""
     from mimdesk.checks import run_check
-    from mimdesk.cli_health import checked_source
 
-    chosen = checked_source(ctx.settings, demo=ctx.demo)
-    source = chosen.source if chosen else None
+    source = _check_source(ctx)
     try:
         results = [
             run_check(check, target=target, now=ctx.now(), source=source)
@@ -290,6 +288,26 @@ def _run(ctx: Context, incident_id: str, jobs: list[Any]) -> int:
     return EXIT_UNCHECKED if model.UNKNOWN in outcomes else EXIT_OK
 
 
+def _check_source(ctx: Context) -> Any:
+    """The monitoring checks ask (None: they say they could not check); its
+    warnings and why it cannot be used on stderr."""
+    from mimdesk.sync.sources import source_for_checks
+
+    chosen = source_for_checks(ctx.settings, demo=ctx.demo)
+    if chosen is None:
+        print(
+            "warning: no Prometheus is configured ([prometheus] url): PromQL "
+            "checks are recorded as could not check",
+            file=sys.stderr,
+        )
+        return None
+    for warning in chosen.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if chosen.unusable:
+        print(f"error: {chosen.unusable}", file=sys.stderr)
+    return chosen.source
+
+
 def _emit(value: Any) -> None:
     json.dump(value, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
@@ -305,10 +323,13 @@ def rulebook(ctx: Context) -> Rulebook:
     targets = load_targets()
     for problem in targets.problems:
         print(f"warning: {problem}", file=sys.stderr)
-    return make(
+    book = make(
         ctx.settings, runbooks=_library(ctx).runbooks, roles=ctx.roles(),
         directory=ctx.directory(), cadence=targets.value.cadence,
     )  # fmt: skip
+    for problem in book.problems():
+        print(f"warning: {problem}", file=sys.stderr)
+    return book
 
 
 def fire_rules(ctx: Context, incident_id: str) -> None:
@@ -330,29 +351,31 @@ def _automation(ctx: Context, args: argparse.Namespace) -> int:
     if args.verb == "undo":
         _want(args.args, 1, "undo FIRING (an id from `mimdesk actions ID rules`)")
         actor = ctx.settings.operator
-        future = automation.undo(ctx.store(), args.id, args.args[0], actor=actor)
+        firing = args.args[0].strip().upper()  # ids are read out and typed
+        future = automation.undo(ctx.store(), args.id, firing, actor=actor)
         return _print(future.result())
     if args.verb == "watch":
         from mimdesk.checks import run_check
-        from mimdesk.cli_health import checked_source
 
-        chosen = checked_source(ctx.settings, demo=ctx.demo)
-        source = chosen.source if chosen else None
+        source = _check_source(ctx)
         try:
-            return _print(
+            return _print_or(
+                "No recovery watch round is due on this incident (a watch runs "
+                "after mitigated; see `mimdesk actions ID rules`).",
                 automation.watch_round(
                     ctx.store(), args.id,
                     lambda check, target, now: run_check(
                         check, target=target, now=now, source=source
                     ),
                     now=ctx.now, actor=ctx.settings.operator,
-                )
+                ),
             )  # fmt: skip
         finally:
             if source is not None:
                 source.close()
-    events = ctx.read_store().timeline(args.id)
-    found = rules_model.firings(events)
+    store = ctx.read_store()
+    store.incident(args.id)  # an id that names nothing is an error, not "none"
+    found = rules_model.firings(store.timeline(args.id))
     if args.json:
         _emit({"format": "mimdesk.rules/1", "firings": [
             {"id": f.event_id, "rule": f.rule, "trigger": f.trigger,
@@ -369,6 +392,12 @@ def _automation(ctx: Context, args: argparse.Namespace) -> int:
     if not found:
         print("No automation rule has fired on this incident.")
     return EXIT_OK
+
+
+def _print_or(nothing: str, events: list[Any]) -> int:
+    if not events:
+        print(nothing)
+    return _print(events)
 
 
 def _print(events: list[Any]) -> int:

@@ -239,7 +239,7 @@ def _settings_from(data: dict[str, Any], path: Path) -> Loaded:
     automation = data.pop("automation", None)
     if automation is not None:
         values["automation"], wrong = rule_settings_from_mapping(automation)
-        problems += [f"{path}: {text}; using the default" for text in wrong]
+        problems += [_automation_problem(path, text) for text in wrong]
     chat = _chat(data, path, problems)
     if chat is not None:
         values["chat"] = chat
@@ -247,6 +247,19 @@ def _settings_from(data: dict[str, Any], path: Path) -> Loaded:
     for text in problems:
         log.warning("%s", text)
     return Loaded(Settings(**values), tuple(problems))
+
+
+def _automation_problem(path: Path, text: str) -> str:
+    """'file:line: [automation] key: what is wrong', and what happens instead."""
+    from mimdesk.domain.toml_lines import table_key_line
+
+    key = text.removeprefix("[automation] ").split(":", 1)[0].strip()
+    try:
+        line = table_key_line(path.read_text(encoding="utf-8"), "automation", key)
+    except (OSError, UnicodeDecodeError):
+        line = None
+    where = f"{path}:{line}" if line else str(path)
+    return f"{where}: {text}" + ("" if "stay off" in text else "; using the default")
 
 
 def _severity_names(names: object, path: Path, problems: list[str]) -> SeverityScale:

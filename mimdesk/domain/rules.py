@@ -70,12 +70,20 @@ def rule_settings_from_mapping(raw: object) -> tuple[RuleSettings, list[str]]:
     """The `[automation]` table read; each bad key is a problem and keeps its
     default."""
     if not isinstance(raw, Mapping):
-        return RuleSettings(), ["automation: must be a table"]
+        return RuleSettings(), ["[automation] must be a table"]
     problems: list[str] = []
     values: dict[str, Any] = {}
     rules = dict.fromkeys(RULES, True)
     for key, value in raw.items():
         try:
+            if key == "enabled" and not isinstance(value, bool):
+                # A mistyped off switch means off: rules that act on their own
+                # must not start because a setting was misspelt.
+                values["enabled"] = False
+                raise DomainError(
+                    f"must be true or false, not {value!r}; the rules stay off"
+                    " until it is fixed"
+                )
             if key in RULES or key == "enabled":
                 if not isinstance(value, bool):
                     raise DomainError(f"must be true or false, not {value!r}")
@@ -94,10 +102,13 @@ def rule_settings_from_mapping(raw: object) -> tuple[RuleSettings, list[str]]:
                                    "watch_every", "on_call"))  # fmt: skip
                 raise DomainError(f"unknown key (use {names})")
         except DomainError as exc:
-            problems.append(f"automation.{key}: {exc}")
+            problems.append(f"[automation] {key}: {exc}")
     settings = RuleSettings(rules=rules, **values)
     if settings.watch_every <= timedelta(0) or settings.watch_every > settings.watch:
-        problems.append("automation.watch_every: must be between 0 and watch")
+        bad = "watch" if settings.watch <= timedelta(0) else "watch_every"
+        problems.append(
+            f"[automation] {bad}: watch_every must be more than 0 and at most watch"
+        )
         settings = RuleSettings(
             settings.enabled, settings.severities, rules, on_call=settings.on_call
         )

@@ -121,6 +121,19 @@ def open_source(
     return Chosen(client, warnings=warnings)
 
 
+def source_for_checks(
+    settings: Settings, *, demo: bool, environ: Mapping[str, str] | None = None
+) -> Chosen | None:
+    """What automated checks ask: the configured Prometheus, DEMO only in the
+    demo. None when no monitoring is configured, so a check on a real incident
+    says "could not check" instead of passing or failing on made-up series."""
+    chosen = open_source(settings, demo=demo, environ=environ)
+    if is_demo(chosen.source) and not demo:
+        chosen.source.close()
+        return None
+    return chosen
+
+
 def choose_source(
     settings: Settings, *, demo: bool, environ: Mapping[str, str] | None = None
 ) -> Source:

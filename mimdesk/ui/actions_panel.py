@@ -46,6 +46,7 @@ from mimdesk.ui.console_api import ConsoleCommands
 from mimdesk.ui.theme import Theme
 
 if TYPE_CHECKING:  # the console imports this module
+    from mimdesk.ui.banners import BannerStack
     from mimdesk.ui.bridge import StoreBridge
     from mimdesk.ui.console import ConsoleContext
 
@@ -271,6 +272,8 @@ class _Console(ConsoleCommands, Protocol):
     def writable(self) -> bool: ...
     @property
     def bridge(self) -> StoreBridge: ...
+    @property
+    def banners(self) -> BannerStack: ...
 
 
 class RecoveryActions(QObject):
@@ -561,7 +564,8 @@ def _check_and_record(
             for check, target in jobs
         ]
     finally:
-        source.close()
+        if source is not None:
+            source.close()
     actor = ctx.settings.operator
     return ctx.store.action_command(
         incident_id,

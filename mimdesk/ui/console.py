@@ -118,13 +118,15 @@ class ConsoleContext:
     # An exercise's checks ask the scenario's signals, never real Prometheus.
     check_source: Callable[[], Source] | None = None
 
-    def open_check_source(self) -> Source:
-        """A source for one round of checks, closed by the caller."""
+    def open_check_source(self) -> Source | None:
+        """A source for one round of checks, closed by the caller; None when no
+        monitoring is configured (outside the demo, checks never ask DEMO)."""
         if self.check_source is not None:
             return self.check_source()
-        from mimdesk.sync.sources import choose_source  # requests: loaded late
+        from mimdesk.sync.sources import source_for_checks  # requests: late
 
-        return choose_source(self.settings, demo=self.demo)
+        chosen = source_for_checks(self.settings, demo=self.demo)
+        return None if chosen is None else chosen.source
 
 
 class ConsoleWindow(ClockCommands, QMainWindow):

@@ -65,6 +65,11 @@ class RuleActions(QObject):
                 ctx.settings, runbooks=ctx.runbooks.runbooks, roles=ctx.roles,
                 directory=ctx.directory, cadence=ctx.targets.cadence,
             )  # fmt: skip
+            for n, problem in enumerate(self._book.problems()):
+                log.warning("%s", problem)
+                self.console.banners.raise_alert(
+                    f"automation-{n}", problem, kind="warning", dismissable=True
+                )
         return self._book
 
     def show(self, events: list[JournalEvent] | None) -> None:

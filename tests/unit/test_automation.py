@@ -285,3 +285,21 @@ def test_a_watch_ends_early_when_the_incident_is_resolved(
 
     ended = next(e for e in store.timeline(incident_id) if e.kind == rules.WATCH_ENDED)
     assert (ended.payload["early"], ended.payload["verdict"]) == (True, rules.HELD)
+
+
+def test_on_call_entries_the_rules_cannot_act_on_are_said() -> None:
+    settings = rules.RuleSettings(
+        on_call={"comander": "alice", "scribe": "zed", "commander": "alice"}
+    )
+    directory = Directory((Person("alice", "Alice Martin"),))
+
+    with_people = automation.Rulebook(settings, "im", directory=directory)
+    without = automation.Rulebook(settings, "im")
+
+    assert [p.split(";")[0] for p in with_people.problems()] == [
+        "[automation] on_call: no role 'comander' (roles are: business, commander, "
+        "comms, deputy, observer, scribe, sponsor, tech-lead)",
+        "[automation] on_call: zed (scribe) is not in the directory",
+    ]
+    assert len(without.problems()) == 3
+    assert "no directory is set" in without.problems()[1]

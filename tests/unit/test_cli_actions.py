@@ -24,9 +24,10 @@ def run(
     for name in ("MIMDESK_CATALOGUE", "MIMDESK_PROMETHEUS_URL", "MIMDESK_DATA_DIR"):
         monkeypatch.delenv(name, raising=False)
 
-    def call(*args: str) -> tuple[int, str, str]:
+    def call(*args: str, demo: bool = True) -> tuple[int, str, str]:
         argv = ["--data-dir", str(tmp_path / "data"), "--config",
-                str(tmp_path / "settings.toml"), "--demo", *args]  # fmt: skip
+                str(tmp_path / "settings.toml"), *(["--demo"] if demo else []),
+                *args]  # fmt: skip
         parsed = cli.build_parser().parse_args(argv)
         code = cli._run(parsed.func, cli.Context(parsed), parsed)
         out = capsys.readouterr()
@@ -179,3 +180,55 @@ def test_automation_can_be_turned_off_in_the_settings(run: Any, tmp_path: Path) 
     assert "fired" not in err
     _, listed, _ = run("actions", out.strip(), "rules")
     assert "No automation rule has fired" in listed
+
+
+def test_checks_on_a_real_incident_never_ask_the_demo_series(
+    run: Any, tmp_path: Path
+) -> None:
+    """No Prometheus configured and no --demo: a check cannot pass or fail on
+    made-up series, it could not check, and mitigated stays held back."""
+    folder = tmp_path / "runbooks"
+    folder.mkdir()
+    shipped = Path(__file__).parents[2] / "resources" / "runbooks" / "payments.toml"
+    (folder / "payments.toml").write_text(shipped.read_text(encoding="utf-8"))
+    code, out, _ = run(
+        "incident", "declare", "--title", "Card payments failing", "--severity", "2",
+        "--service", "payments-api", demo=False,
+    )  # fmt: skip
+    incident_id = out.strip()
+    assert code == 0
+    run("actions", incident_id, "runbook", "payments-failover", demo=False)
+
+    code, out, err = run("actions", incident_id, "verify", demo=False)
+
+    assert code == 5
+    assert "could not check (verify)" in out
+    assert "no Prometheus is configured" in err
+    assert "DEMO" not in out
+    code, _, err = run("incident", "status", incident_id, "mitigated", demo=False)
+    assert code == 2
+    assert "mitigated waits for verification" in err
+
+
+def test_the_rules_of_an_incident_that_does_not_exist_are_an_error(run: Any) -> None:
+    code, out, err = run("actions", "INC-000000-ZZZZ", "rules")
+
+    assert code == 4
+    assert out == ""
+    assert "no incident INC-000000-ZZZZ" in err
+
+
+@pytest.mark.parametrize("value", ['"false"', "0", '"off"'])
+def test_a_mistyped_off_switch_keeps_the_rules_off(
+    run: Any, tmp_path: Path, value: str
+) -> None:
+    (tmp_path / "settings.toml").write_text(f"[automation]\nenabled = {value}\n")
+
+    _, _, err = run(
+        "incident", "declare", "--title", "Card payments failing", "--severity", "1",
+        "--service", "payments-api",
+    )  # fmt: skip
+
+    assert "fired" not in err
+    assert "settings.toml:2: [automation] enabled" in err
+    assert "rules stay off" in err

@@ -41,8 +41,8 @@ def test_bad_values_are_problems_and_keep_their_defaults() -> None:
     )
 
     assert [p.split(":")[0] for p in problems] == [
-        "automation.open_chat", "automation.severities", "automation.watch",
-        "automation.colour",
+        "[automation] open_chat", "[automation] severities", "[automation] watch",
+        "[automation] colour",
     ]  # fmt: skip
     assert settings == rules.RuleSettings()
 
@@ -54,7 +54,10 @@ def test_the_settings_file_reads_the_automation_table(tmp_path: Path) -> None:
     loaded = load_settings(path)
 
     assert not loaded.settings.automation.enabled
-    assert "automation.watch_every: must be between 0 and watch" in loaded.problems[0]
+    assert loaded.problems[0] == (
+        f"{path}:3: [automation] watch_every: watch_every must be more than 0 and "
+        "at most watch; using the default"
+    )
 
 
 def watch(*outcomes: str) -> rules.Watch:
