@@ -52,6 +52,17 @@ log = logging.getLogger(__name__)
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_STORE, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
 
 
+def _scenario_now(run_folder: Path) -> datetime | None:
+    """An exercise run's journal is in scenario time: read it at that time."""
+    from mimdesk.domain.scenario import ScenarioError
+    from mimdesk.exercise import open_run
+
+    try:
+        return open_run(run_folder).scenario_time(datetime.now(UTC))
+    except ScenarioError:
+        return None
+
+
 class Context:
     """What every subcommand needs: paths, settings, catalogue, zone, the store."""
 
@@ -59,6 +70,7 @@ class Context:
         paths = resolve(args.data_dir, args.config)
         self.base_paths = paths
         self.exercise: str | None = getattr(args, "exercise", None)
+        self._scenario_now: datetime | None = None
         # Exercises are played with the DEMO people, roles and audiences.
         self.demo: bool = args.demo or self.exercise is not None
         self.paths = paths.for_demo() if args.demo else paths
@@ -72,6 +84,7 @@ class Context:
             except ScenarioError as exc:
                 raise DomainError(str(exc)) from None
             self.paths = for_exercise(paths, found)
+            self._scenario_now = _scenario_now(found)
         loaded = load_settings(self.paths.config_file)
         self.settings: Settings = loaded.settings
         for problem in loaded.problems:
@@ -87,6 +100,9 @@ class Context:
         self._reading = False
 
     def now(self) -> datetime:
+        """The run's scenario clock with --exercise (frozen once it stopped)."""
+        if self.exercise is not None and self._scenario_now is not None:
+            return self._scenario_now
         return datetime.now(UTC)
 
     def check_folder(self) -> None:

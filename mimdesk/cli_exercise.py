@@ -6,23 +6,30 @@
     mimdesk exercise debrief [RUN] [--format md|html|pdf] [--output FILE]
 
 Each run keeps its own store under <data folder>/exercises/; read it with the
-other commands and `--exercise RUN` (`mimdesk --exercise RUN list`).
+other commands and `--exercise RUN` (`mimdesk --exercise RUN incident list`).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import sqlite3
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mimdesk.domain.errors import DomainError
-from mimdesk.domain.scenario import ScenarioError, offset_text, problems_with
+from mimdesk.domain.scenario import ScenarioError, offset_text
 
 if TYPE_CHECKING:
     from mimdesk.cli import Context
     from mimdesk.domain.directory import Directory
+    from mimdesk.exercise import Run
+    from mimdesk.store.store import Store
 
 FORMATS = ("md", "html", "pdf")
+MIN_SPEED, MAX_SPEED = 0.1, 3600.0
 
 
 def _speed(text: str) -> float:
@@ -30,8 +37,11 @@ def _speed(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError("speed must be above 0 and at most 3600")
+    if not math.isfinite(value) or not MIN_SPEED <= value <= MAX_SPEED:
+        raise argparse.ArgumentTypeError(
+            f"{text} is out of range: from {MIN_SPEED:g} (ten times slower than "
+            f"real time) to {MAX_SPEED:g} (an hour a second); 1 is real time"
+        )
     return value
 
 
@@ -64,7 +74,8 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", help="a shipped scenario's name or a .toml file")
     p.add_argument(
         "--speed", type=_speed, default=1.0,
-        help="how many times faster than real time (default 1; 60: an hour a minute)",
+        help="how many times faster than real time, 0.1 to 3600 (default 1; "
+        "60: an hour a minute)",
     )  # fmt: skip
     p.add_argument(
         "--autopilot", action="store_true",
@@ -98,12 +109,17 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
         except ScenarioError as exc:
             print(f"  {path.stem:<24} unusable: {exc}")
     found = runs(exercises_dir(ctx.base_paths))
-    print("Runs (mimdesk exercise debrief RUN; mimdesk --exercise RUN list):")
+    print("Runs (mimdesk exercise debrief RUN; mimdesk --exercise RUN incident list):")
     for folder in found:
         try:
             run = open_run(folder)
             how = "autopilot" if run.autopilot else "team"
-            print(f"  {folder.name:<40} x{run.speed:g} {how}")
+            ended = (
+                f"stopped at {offset_text(run.stopped)}"
+                if run.stopped is not None
+                else "stop not recorded"
+            )
+            print(f"  {folder.name:<40} x{run.speed:g} {how}, {ended}")
         except ScenarioError as exc:
             print(f"  {folder.name:<40} unreadable: {exc}")
     if not found:
@@ -112,15 +128,24 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_check(ctx: Context, args: argparse.Namespace) -> int:
+    """0 when the scenario can be played as written; 1 when it names what the
+    run would not know; 2 when the file itself has a mistake."""
     from mimdesk.exercise import find_scenario, load_scenario
+    from mimdesk.exercise_app import names_missing
+    from mimdesk.policy import load_policies
 
     path = find_scenario(args.scenario)
     scenario = load_scenario(path)
-    missing = problems_with(
-        scenario, ctx.catalogue.ids, (p.id for p in _people(ctx).people)
-    )
+    if ctx.catalogue_problem:
+        raise ScenarioError(
+            f"the service catalogue did not load: {ctx.catalogue_problem}"
+        )
+    missing = names_missing(
+        scenario, path, ctx.settings, ctx.catalogue, ctx.catalogue_path,
+        _people(ctx), load_policies(ctx.settings, demo=True),
+    )  # fmt: skip
     for problem in missing:
-        print(f"{path}: {problem}")
+        print(problem)
     if missing:
         return 1
     print(
@@ -147,33 +172,62 @@ def cmd_run(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_debrief(ctx: Context, args: argparse.Namespace) -> int:
-    from mimdesk.clock import ExerciseClock
+    """Score a run against the scenario as it was played, up to where it
+    stopped: writing it again gives the same debrief."""
     from mimdesk.exercise import find_run, open_run
-    from mimdesk.exercise_app import Setup, write_debrief
     from mimdesk.paths import exercises_dir
-    from mimdesk.policy import load_policies
+    from mimdesk.store.db import StoreError
     from mimdesk.store.store import Store
-    from mimdesk.sync.exercise import ExerciseChat, Player
 
     run = open_run(find_run(exercises_dir(ctx.base_paths), args.run))
     store_file = run.folder / "mimdesk.sqlite"
     if not store_file.is_file():
         raise DomainError(f"{run.folder} has no store: the run never started")
-    store = Store(store_file, read_only=True)
     try:
-        latest = max((i.updated_at for i in store.incidents()), default=None)
-        end = max(latest or run.started_at, run.started_at + run.scenario.length)
-        clock = ExerciseClock(end, 1.0)
-        setup = Setup(
-            run, clock, store, ctx.settings, ctx.catalogue, _people(ctx),
-            load_policies(ctx.settings, demo=True),
-            ExerciseChat(run.scenario, clock), Player(run.scenario, clock, store),
-        )  # fmt: skip
-        from pathlib import Path
-
-        output = Path(args.output) if args.output else None
-        path = write_debrief(setup, args.format, output, show_score=True)
-    finally:
-        store.close()
+        store = Store(store_file, read_only=True)
+        try:
+            path = _debrief(ctx, args, run, store)
+        finally:
+            store.close()
+    except (StoreError, sqlite3.Error) as exc:
+        raise StoreError(_damaged(run, store_file, exc)) from exc
     print(path)  # last: the console reads the path from this line
     return 0
+
+
+def _debrief(ctx: Context, args: argparse.Namespace, run: Run, store: Store) -> Path:
+    from mimdesk.clock import ExerciseClock
+    from mimdesk.exercise_app import Setup, write_debrief
+    from mimdesk.policy import load_policies
+    from mimdesk.sync.exercise import ExerciseChat, Player
+
+    end = run.scenario_time(datetime.now(UTC))
+    if run.stopped is None:
+        # FIXME(exercise): a run whose process was killed records no stop; it
+        # is scored to its last recorded change. A periodic "played to" mark
+        # in run.json would bound it better.
+        latest = max((i.updated_at for i in store.incidents()), default=None)
+        end = min(end, max(latest or run.started_at, run.started_at))
+        at = offset_text(end - run.started_at)
+        print(
+            f"warning: run {run.name} has no recorded stop (it did not end "
+            f"normally, or is still playing); scored at {at}",
+            file=sys.stderr,
+        )
+    clock = ExerciseClock(end, 1.0)
+    setup = Setup(
+        run, clock, store, ctx.settings, ctx.catalogue, _people(ctx),
+        load_policies(ctx.settings, demo=True),
+        ExerciseChat(run.scenario, clock), Player(run.scenario, clock, store),
+    )  # fmt: skip
+    output = Path(args.output) if args.output else None
+    return write_debrief(setup, args.format, output, show_score=True, at=end)
+
+
+def _damaged(run: Run, store_file: Path, exc: Exception) -> str:
+    return (
+        f"the store of exercise run {run.name} ({store_file}) cannot be read: "
+        f"{exc}. This run cannot be debriefed; its debrief.md/pdf, if written "
+        "when it ended, still stand. Other runs and real incidents keep stores "
+        "of their own and are unaffected."
+    )

@@ -129,7 +129,9 @@ def _debrief(
             else "the team"
         ),
         "t0": times.both(run.started_at),
-        "at": offset_text(max(now - run.started_at, timedelta(0))),
+        "at": offset_text(
+            min(max(now - run.started_at, timedelta(0)), scenario.length)
+        ),
         **scored.to_dict(),
     }
 
@@ -159,8 +161,8 @@ SCORE_MD = """\
 |---|---|---|---|---|---|---|
 {% for r in x["items"] %}| {{ r.label }} | {{ r.expected | cell }} | {{ r.at }} \
 | {{ r.took }} | {{ r.result | upper }} | {{ r.margin }} \
-| {{ (r.actual if r.at == "-" or r.actual != r.at else "") | cell }}\
-{% if r.note %}{% if r.actual != r.at and r.at != "-" %}; {% endif %}\
+| {{ (r.actual if r.actual != r.at else "") | cell }}\
+{% if r.note %}{% if r.actual != r.at %}; {% endif %}\
 {{ r.note | cell }}{% endif %} |
 {% endfor %}
 """
@@ -203,8 +205,8 @@ SCORE_HTML = """\
 {% for r in x["items"] %}<tr><td>{{ r.label }}</td><td>{{ r.expected }}</td>
 <td class="t">{{ r.at }}</td><td class="t">{{ r.took }}</td>
 <td class="{{ r.level }} t">{{ r.result | upper }}</td><td>{{ r.margin }}</td>
-<td>{% if r.at == "-" or r.actual != r.at %}{{ r.actual }}{% endif %}
-{% if r.note %}{% if r.actual != r.at and r.at != "-" %}<br>{% endif %}
+<td>{% if r.actual != r.at %}{{ r.actual }}{% endif %}
+{% if r.note %}{% if r.actual != r.at %}<br>{% endif %}
 <span class="muted">{{ r.note }}</span>{% endif %}</td></tr>
 {% endfor %}</table>
 <p class="muted">Times are offsets from T+0, when the scenario's fault began.
@@ -226,6 +228,7 @@ STYLE = """\
   font-size: 13pt; margin-bottom: 6px; }
 .not_reached { color: #555555; font-weight: bold; }
 h1.report { page-break-before: always; }
+pre { white-space: pre-wrap; }
 """
 
 ALONE_HTML = """\

@@ -1,16 +1,20 @@
 """Exercise runs: finding scenario files and keeping each run in its own folder.
 
 A run folder (under <data folder>/exercises/) holds the run's own store, a
-`run.json` that says which scenario was played, from when and how fast, and
+`run.json` that says which scenario was played, from when, how fast and when
+it stopped, a copy of the scenario as it was played (`scenario.toml`), and
 the debrief written at its end. Real incidents never share a store with one.
+A debrief is scored against that copy and that stop, so writing it again
+gives the same score whatever became of the scenario's file.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from mimdesk.domain.scenario import Scenario, ScenarioError, parse
@@ -18,6 +22,7 @@ from mimdesk.domain.times import parse_utc, utc_iso
 from mimdesk.resources import resource
 
 RUN_FILE = "run.json"
+SCENARIO_COPY = "scenario.toml"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -48,14 +53,15 @@ def find_scenario(name_or_path: str) -> Path:
     return found
 
 
-def load_scenario(path: Path) -> Scenario:
-    """Parse a scenario file; errors say `file:line: what is wrong`."""
+def load_scenario(path: Path, name: str | None = None) -> Scenario:
+    """Parse a scenario file (named `name`, else by its file's stem); errors
+    say `file:line: what is wrong`."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: cannot read it: {exc}") from exc
     try:
-        return parse(text, path.stem)
+        return parse(text, name or path.stem)
     except ScenarioError as exc:
         where = f"{path}:{exc.line}" if exc.line else str(path)
         raise ScenarioError(f"{where}: {exc}", exc.line) from None
@@ -68,23 +74,42 @@ class Run:
     folder: Path
     scenario_file: Path
     scenario: Scenario
-    started_at: datetime  # T+0, in scenario time
+    started_at: datetime  # T+0: the real time it started, and scenario time
     speed: float
     autopilot: bool
+    stopped: timedelta | None = None  # the scenario offset it stopped at
 
     @property
     def name(self) -> str:
         return self.folder.name
 
+    @property
+    def ends_at(self) -> datetime:
+        """When the scenario's time is up (scenario time)."""
+        return self.started_at + self.scenario.length
+
+    def scenario_time(self, real_now: datetime) -> datetime:
+        """The run's clock as it stands at `real_now`: frozen at its stop once
+        it has stopped, never past the scenario's end."""
+        if self.stopped is not None:
+            return self.started_at + self.stopped
+        played = (real_now - self.started_at) * self.speed
+        return min(self.started_at + max(played, timedelta(0)), self.ends_at)
+
     def to_json(self) -> dict[str, object]:
-        return {
+        data: dict[str, object] = {
             "scenario": self.scenario.name,
             "scenario_file": str(self.scenario_file),
+            "scenario_copy": SCENARIO_COPY,
             "title": self.scenario.title,
             "started_at": utc_iso(self.started_at),
             "speed": self.speed,
             "autopilot": self.autopilot,
         }
+        if self.stopped is not None:
+            data["stopped_offset_s"] = self.stopped.total_seconds()
+            data["stopped_at"] = utc_iso(self.started_at + self.stopped)
+        return data
 
 
 def new_run(
@@ -104,26 +129,54 @@ def new_run(
         n += 1
         folder = runs_dir / f"{stamp}-{scenario.name}-{n}"
     folder.mkdir(parents=True)
-    run = Run(folder, scenario_file, scenario, started_at, speed, autopilot)
-    (folder / RUN_FILE).write_text(
-        json.dumps(run.to_json(), indent=2) + "\n", encoding="utf-8"
-    )
+    # The scenario as played: later edits to its file change no past run.
+    (folder / SCENARIO_COPY).write_text(scenario.source, encoding="utf-8")
+    run = Run(folder, scenario_file.resolve(), scenario, started_at, speed, autopilot)
+    _write(run)
     return run
 
 
+def _write(run: Run) -> None:
+    """Replace run.json whole (never a half-written one)."""
+    path = run.folder / RUN_FILE
+    part = path.with_suffix(".json.part")
+    part.write_text(json.dumps(run.to_json(), indent=2) + "\n", encoding="utf-8")
+    os.replace(part, path)
+
+
+def record_stop(run: Run, offset: timedelta) -> Run:
+    """Record the scenario offset the run stopped at (within its length). The
+    first stop recorded is kept: a debrief written later scores to it."""
+    if run.stopped is not None:
+        return run
+    stopped = replace(run, stopped=min(max(offset, timedelta(0)), run.scenario.length))
+    _write(stopped)
+    return stopped
+
+
 def open_run(folder: Path) -> Run:
-    """A run recorded earlier; its scenario is read again from where it was."""
+    """A run recorded earlier, with the scenario as it was played (its copy;
+    runs from before copies were kept read the scenario file again)."""
     try:
         data = json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))
         scenario_file = Path(data["scenario_file"])
         started_at = parse_utc(data["started_at"])
         speed, autopilot = float(data["speed"]), bool(data["autopilot"])
+        stopped = data.get("stopped_offset_s")
+        stopped_at = None if stopped is None else timedelta(seconds=float(stopped))
+        name = str(data["scenario"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ScenarioError(f"{folder}: not an exercise run ({exc})") from exc
-    if not scenario_file.is_file():
-        scenario_file = find_scenario(str(data["scenario"]))
-    scenario = load_scenario(scenario_file)
-    return Run(folder, scenario_file, scenario, started_at, speed, autopilot)
+    copy = folder / SCENARIO_COPY
+    if copy.is_file():
+        scenario = load_scenario(copy, name)
+    else:
+        if not scenario_file.is_file():
+            scenario_file = find_scenario(name)
+        scenario = load_scenario(scenario_file)
+    return Run(
+        folder, scenario_file, scenario, started_at, speed, autopilot, stopped_at
+    )
 
 
 def runs(runs_dir: Path) -> list[Path]:

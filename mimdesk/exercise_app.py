@@ -1,7 +1,8 @@
 """Composition for `mimdesk exercise run`: a run folder with its own store and
 scenario clock, the scenario's health source, simulated chat, the player, and
 either the console (marked EXERCISE) or a headless run that prints the injects.
-The debrief is written when the scenario's time is up."""
+The debrief is written when the scenario's time is up, or of what was played
+when the run is stopped early; the stop is recorded with the run."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,10 +24,18 @@ from mimdesk.domain.catalogue import Catalogue
 from mimdesk.domain.directory import Directory
 from mimdesk.domain.errors import DomainError
 from mimdesk.domain.incident import Incident
-from mimdesk.domain.scenario import ScenarioError, offset_text, problems_with
-from mimdesk.exercise import Run, find_scenario, load_scenario, new_run
+from mimdesk.domain.roster import PARTICIPANT
+from mimdesk.domain.scenario import (
+    Known,
+    Scenario,
+    ScenarioError,
+    offset_text,
+    problems_with,
+)
+from mimdesk.exercise import Run, find_scenario, load_scenario, new_run, record_stop
 from mimdesk.paths import Paths, exercises_dir, for_exercise
 from mimdesk.policy import Policies, load_policies
+from mimdesk.resources import resource
 from mimdesk.settings import (
     Settings,
     load_catalogue,
@@ -52,6 +61,7 @@ log = logging.getLogger(__name__)
 
 PLATFORMS = ("matrix", "slack", "teams", "email")
 SENDER_STOP_S = 10.0
+EXIT_INTERRUPTED = 130  # stopped with Ctrl+C, as a shell reports SIGINT
 
 
 @dataclass
@@ -83,13 +93,13 @@ def prepare(
     directory, problem = people_directory(settings, demo=True)
     if problem:
         raise ScenarioError(f"the people directory did not load: {problem}")
-    missing = problems_with(scenario, catalogue.ids, (p.id for p in directory.people))
-    if missing:
-        raise ScenarioError(
-            f"{scenario_file}: " + "; ".join(missing)
-            + f" (catalogue {catalogue_file})"
-        )  # fmt: skip
     policies = load_policies(settings, demo=True)
+    missing = names_missing(
+        scenario, scenario_file, settings, catalogue, catalogue_file, directory,
+        policies,
+    )  # fmt: skip
+    if missing:
+        raise ScenarioError("\n".join(missing))
     start = datetime.now(UTC).replace(microsecond=0)
     clock = ExerciseClock(start, args.speed)
     run = new_run(
@@ -100,8 +110,9 @@ def prepare(
     chat = ExerciseChat(scenario, clock)
     player = Player(
         scenario, clock, store, autopilot=args.autopilot,
-        send_update=update_sender(settings, clock, policies),
+        send_update=update_sender(settings, policies),
         known_services=sorted(catalogue.ids), roles=policies.roles,
+        on_finished=partial(_record_stop, run),
     )  # fmt: skip
     log.info(
         "exercise %s: %s at x%g in %s", run.name, scenario.title, args.speed, run.folder
@@ -112,13 +123,52 @@ def prepare(
     )  # fmt: skip
 
 
-def update_sender(
-    settings: Settings, clock: ExerciseClock, policies: Policies
-) -> SendUpdate:
-    """How the autopilot sends an update: rendered for the audience and queued
-    through the outbox, as the console's composer does."""
+def names_missing(
+    scenario: Scenario,
+    scenario_file: Path,
+    settings: Settings,
+    catalogue: Catalogue,
+    catalogue_file: Path,
+    directory: Directory,
+    policies: Policies,
+) -> list[str]:
+    """`file:line: ...` for each service, person, audience or role the
+    scenario names that the run would not know (and so would not play)."""
+    audiences, problem = stakeholder_audiences(settings, demo=True)
+    if problem:
+        raise ScenarioError(f"the stakeholder audiences did not load: {problem}")
+    people_file = settings.directory or resource("directory", "sample.toml")
+    audiences_file = settings.audiences or resource("audiences", "sample.toml")
+    roles = frozenset(r.id for r in policies.roles.roles) | {PARTICIPANT}
+    known = Known(
+        services=frozenset(catalogue.ids),
+        people=frozenset(p.id for p in directory.people),
+        audiences=frozenset(a.id for a in audiences.audiences),
+        roles=roles,
+        sources={
+            "services": f"the service catalogue ({catalogue_file})",
+            "people": f"the people directory ({people_file})",
+            "audiences": f"the audiences file ({audiences_file})",
+            "roles": f"the role policy (roles: {', '.join(sorted(roles))})",
+        },
+    )
+    return [p.located(scenario_file) for p in problems_with(scenario, known)]
 
-    def send(store: Store, incident: Incident, audience_id: str, text: str) -> None:
+
+def _record_stop(run: Run, offset: timedelta) -> None:
+    record_stop(run, offset)
+    log.info("exercise %s stopped at %s", run.name, offset_text(offset))
+
+
+def update_sender(settings: Settings, policies: Policies) -> SendUpdate:
+    """How the autopilot sends an update: rendered for the audience and queued
+    through the outbox, as the console's composer does, and recorded at the
+    scenario time it was due (not when the store got to it: at high speed
+    that is minutes of scenario later)."""
+
+    def send(
+        store: Store, incident: Incident, audience_id: str, text: str, at: datetime
+    ) -> None:
         from mimdesk.updates import context_for, deliveries, render_all, update_type_for
 
         audiences, problem = stakeholder_audiences(settings, demo=True)
@@ -127,7 +177,7 @@ def update_sender(
         audience = audiences.get(audience_id)
         update_type = update_type_for(incident)
         context = context_for(
-            incident, update_type=update_type, message=text, now=clock.now(),
+            incident, update_type=update_type, message=text, now=at,
             zone=resolve_zone(settings.timezone), severity=settings.severity,
             next_update_in=policies.targets.cadence.get(incident.severity),
             impact=None, operator=AUTOPILOT_ACTOR,
@@ -137,7 +187,7 @@ def update_sender(
         store.send_update(
             incident.id, update_type=update_type,
             copies=[r.copy() for r in rendered], deliveries=deliveries(rendered),
-            actor=AUTOPILOT_ACTOR,
+            actor=AUTOPILOT_ACTOR, at=at,
         ).result()  # fmt: skip
 
     return send
@@ -168,9 +218,11 @@ def write_debrief(
     output: Path | None = None,
     *,
     show_score: bool = False,
+    at: datetime | None = None,
 ) -> Path:
     """The scored debrief of the run (see mimdesk.debrief), beside its store;
-    with a PDF, the Markdown too. `show_score` prints the score table."""
+    with a PDF, the Markdown too. `show_score` prints the score table. Scored
+    at `at` (scenario time), by default where the run stopped."""
     from mimdesk.debrief import debrief_data, print_score
     from mimdesk.debrief import write_debrief as write
 
@@ -178,7 +230,7 @@ def write_debrief(
         setup.run, setup.store, catalogue=setup.catalogue,
         directory=setup.directory, scale=setup.settings.severity,
         targets=setup.policies.targets, zone=resolve_zone(setup.settings.timezone),
-        now=setup.clock.now(),
+        now=at or scored_at(setup),
     )  # fmt: skip
     path = write(data, form, output)
     if form == "pdf":
@@ -186,6 +238,14 @@ def write_debrief(
     if show_score:
         print_score(data)
     return path
+
+
+def scored_at(setup: Setup) -> datetime:
+    """What a debrief is scored at: where this process's player stopped, else
+    the stop recorded with the run, else the run's clock (within its length)."""
+    if setup.player.ended is not None:
+        return setup.run.started_at + setup.player.ended
+    return setup.run.scenario_time(datetime.now(UTC))
 
 
 def debrief_apart(setup: Setup, config_file: Path) -> Path:
@@ -233,22 +293,25 @@ def run_headless(setup: Setup, out: Callable[[str], None] = print) -> int:
         f"at x{setup.run.speed:g}; autopilot {autopilot}")  # fmt: skip
     sender.start()
     setup.player.start()
-    shown = 0
+    shown, interrupted = 0, False
     try:
         while not setup.player.finished.wait(0.2):
             shown = _show_played(setup, shown, out)
     except KeyboardInterrupt:
-        out("Stopped; the debrief covers what was played.")
+        interrupted = True
         setup.player.stop()
     finally:
         _show_played(setup, shown, out)
         _drain(setup.store, time.monotonic() + 5.0)
         sender.stop(SENDER_STOP_S)
+    if interrupted:
+        ended = offset_text(setup.player.ended or timedelta(0))
+        out(f"Stopped at {ended}; the debrief covers what was played.")
     path = write_debrief(setup, show_score=True)
     out(f"Debrief: {path}")
     out(f"Store:   {setup.store.path}")
     out(f"         (read it with: mimdesk --exercise {setup.run.name} incident list)")
-    return 0
+    return EXIT_INTERRUPTED if interrupted else 0
 
 
 def _show_played(setup: Setup, shown: int, out: Callable[[str], None]) -> int:

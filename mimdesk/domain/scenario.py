@@ -9,9 +9,10 @@ Parsing is pure: catalogue and directory names are checked by `problems_with`.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -67,6 +68,8 @@ class Inject:
     at: timedelta
     kind: str
     fields: Mapping[str, Any] = field(default_factory=dict)
+    # Where it is in the file: the n-th [[inject]] or [[response]] (from 1).
+    number: int = field(default=0, compare=False)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.fields.get(key, default)
@@ -123,6 +126,8 @@ class Scenario:
     expect: Expectations
     injects: tuple[Inject, ...]
     response: tuple[Inject, ...] = ()
+    # The text it was read from: kept with a run, and for finding lines.
+    source: str = field(default="", compare=False, repr=False)
 
     def health_at(self, service: str, offset: timedelta) -> float:
         """How degraded `service` is `offset` after T+0: 0 well, 1 down."""
@@ -151,6 +156,13 @@ class Scenario:
             i.fields["person"] for i in self.response if "person" in i.fields
         }
 
+    def line_of(self, entry: Inject | None, key: str) -> int | None:
+        """The line of `key` in `entry` (None: in [expect]) in `source`."""
+        if entry is None:
+            return table_line(self.source, "expect", key)
+        table = "response" if any(entry is r for r in self.response) else "inject"
+        return key_line(self.source, table, entry.number, key)
+
 
 def _clock(offset: timedelta) -> str:
     minutes, seconds = divmod(int(offset.total_seconds()), 60)
@@ -162,17 +174,60 @@ def offset_text(offset: timedelta) -> str:
     return f"T+{_clock(offset)}"
 
 
+_TOML_WHERE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+
+
 def parse(text: str, name: str) -> Scenario:
     """Read a scenario file's text; ScenarioError names the line of a mistake."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"not valid TOML: {exc}") from exc
+        raise _toml_error(exc) from None
     try:
-        return _scenario(data, name)
+        return replace(_scenario(data, name), source=text)
     except _Mistake as exc:
-        line = key_line(text, exc.table, exc.number, exc.key)
+        if exc.number:
+            line = key_line(text, exc.table, exc.number, exc.key)
+        else:
+            line = table_line(text, exc.table, exc.key)
         raise ScenarioError(str(exc), line) from None
+
+
+def _toml_error(exc: tomllib.TOMLDecodeError) -> ScenarioError:
+    """tomllib's message without its "(at line, column)", which goes to `line`."""
+    message = str(exc)
+    found = _TOML_WHERE.search(message)
+    if found is None:
+        return ScenarioError(f"not valid TOML: {message}")
+    what = message[: found.start()].rstrip(". ").lower()
+    return ScenarioError(
+        f"not valid TOML at column {found[2]}: {what}; check the quotes, brackets "
+        "and commas on this line (text goes in double quotes, times too: "
+        'at = "5m")',
+        int(found[1]),
+    )
+
+
+def table_line(text: str, table: str, key: str) -> int | None:
+    """The line of `key` in a plain `[table]` (no table: before the first
+    header), else the table's header line; None when neither is there."""
+    header = 0
+    if table:
+        header = next(
+            (n for n, line in enumerate(text.splitlines(), 1)
+             if line.strip().split("#", 1)[0].strip() == f"[{table}]"),
+            0,
+        )  # fmt: skip
+        if not header:
+            return None
+    lines = text.splitlines()
+    for n in range(header + 1, len(lines) + 1):
+        line = lines[n - 1].strip()
+        if line.startswith("["):
+            break
+        if key and line.split("=", 1)[0].strip() == key:
+            return n
+    return header or None
 
 
 class _Mistake(DomainError):
@@ -182,22 +237,25 @@ class _Mistake(DomainError):
 
 
 def _scenario(data: Mapping[str, Any], name: str) -> Scenario:
-    _known(data, TOP_KEYS, "the file")
+    _known(data, TOP_KEYS, "the file", "")
     head = _table(data.get("scenario"), "scenario")
-    _known(head, SCENARIO_KEYS, "[scenario]")
-    title = _text(head.get("title"), "title", "[scenario]")
-    length = _duration(head.get("length", "60m"), "length", "[scenario]")
+    _known(head, SCENARIO_KEYS, "[scenario]", "scenario")
+    title = _text(head.get("title"), "title", "scenario")
+    if "length" not in head:
+        raise _Mistake('[scenario] needs length, when the exercise ends (as '
+                       'length = "90m")', "scenario")  # fmt: skip
+    length = _duration(head["length"], "length", "scenario")
     if not timedelta(minutes=1) <= length <= MAX_LENGTH:
         raise _Mistake("[scenario] length must be between 1 minute and 24 hours",
-                       key="length")  # fmt: skip
+                       "scenario", key="length")  # fmt: skip
     real = head.get("allow_real_traffic", False)
     if not isinstance(real, bool):
         raise _Mistake("allow_real_traffic must be true or false",
-                       key="allow_real_traffic")  # fmt: skip
+                       "scenario", key="allow_real_traffic")  # fmt: skip
     summary = head.get("summary", "")
     if not isinstance(summary, str):
-        raise _Mistake("[scenario] summary must be text", key="summary")
-    expect = _expectations(_table(data.get("expect", {}), "expect"))
+        raise _Mistake("[scenario] summary must be text", "scenario", key="summary")
+    expect = _expectations(_table(data.get("expect", {}), "expect"), length)
     injects = _timeline(data.get("inject", []), "inject", INJECT_KEYS, length)
     if not injects:
         raise _Mistake("a scenario needs at least one [[inject]]")
@@ -207,20 +265,29 @@ def _scenario(data: Mapping[str, Any], name: str) -> Scenario:
     )
 
 
-def _expectations(table: Mapping[str, Any]) -> Expectations:
-    _known(table, EXPECT_KEYS, "[expect]")
+def _expectations(table: Mapping[str, Any], length: timedelta) -> Expectations:
+    _known(table, EXPECT_KEYS, "[expect]", "expect")
     limits = {
-        key: _duration(table[key], key, "[expect]")
-        for key in EXPECT_KEYS
+        key: _duration(table[key], key, "expect")
+        for key in sorted(EXPECT_KEYS)
         if key.endswith(("_within", "_every")) and key in table
     }
+    for key, limit in limits.items():
+        if limit > length:
+            raise _Mistake(
+                f"[expect] {key} = {offset_text(limit)} is after the scenario's "
+                f"end ({offset_text(length)}), so it could never be scored; make "
+                "it shorter or the scenario longer",
+                "expect", key=key,
+            )  # fmt: skip
     severity = table.get("severity")
     if severity is not None and severity not in (1, 2, 3, 4):
-        raise _Mistake("[expect] severity must be 1, 2, 3 or 4", key="severity")
+        raise _Mistake("[expect] severity must be 1, 2, 3 or 4", "expect",
+                       key="severity")  # fmt: skip
     return Expectations(
         severity=severity,
-        services=_names(table.get("services", []), "services"),
-        roles=_names(table.get("roles", []), "roles"),
+        services=_names(table.get("services", []), "services", table="expect"),
+        roles=_names(table.get("roles", []), "roles", table="expect"),
         **limits,
     )
 
@@ -265,7 +332,7 @@ def _entry(
     if at > length:
         raise fail(f"at {offset_text(at)} is after the scenario's end", "at")
     fields = _fields(kind, item, fail, length, at)
-    return Inject(at, kind, fields)
+    return Inject(at, kind, fields, number)
 
 
 def _fields(
@@ -339,52 +406,104 @@ def _alert(fields: dict[str, Any], fail: Any) -> None:
             raise fail(f"{key} must be text", key)
 
 
-def _known(table: Mapping[str, Any], keys: frozenset[str], where: str) -> None:
+def _known(
+    table: Mapping[str, Any], keys: frozenset[str], where: str, name: str
+) -> None:
     unknown = sorted(set(table) - keys)
     if unknown:
-        raise _Mistake(f"{where} does not take {', '.join(unknown)}", key=unknown[0])
+        raise _Mistake(f"{where} does not take {', '.join(unknown)}", name,
+                       key=unknown[0])  # fmt: skip
 
 
 def _table(value: object, name: str) -> Mapping[str, Any]:
     if not isinstance(value, dict):
-        raise _Mistake(f"the file needs a [{name}] table")
+        raise _Mistake(f"the file needs a [{name}] table", name)
     return value
 
 
-def _text(value: object, key: str, where: str) -> str:
+def _text(value: object, key: str, table: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise _Mistake(f"{where} needs {key} (text)", key=key)
+        raise _Mistake(f"[{table}] needs {key} (text)", table, key=key)
     return value.strip()
 
 
-def _duration(value: object, key: str, where: str) -> timedelta:
+def _duration(value: object, key: str, table: str) -> timedelta:
     try:
         return parse_duration(value)
     except DomainError as exc:
-        raise _Mistake(f"{where} {key}: {exc}", key=key) from None
+        raise _Mistake(f"[{table}] {key}: {exc}", table, key=key) from None
 
 
-def _names(value: object, key: str, fail: Any = None) -> tuple[str, ...]:
+def _names(
+    value: object, key: str, fail: Any = None, table: str = ""
+) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(
         isinstance(v, str) and v.strip() for v in value
     ):
         if fail is not None:
             raise fail(f"{key} must be a list of names", key)
-        raise _Mistake(f"{key} must be a list of names", key=key)
+        raise _Mistake(f"{key} must be a list of names", table, key=key)
     return tuple(v.strip() for v in value)
 
 
-def problems_with(
-    scenario: Scenario, services: Iterable[str], people: Iterable[str]
-) -> list[str]:
-    """Names the scenario uses that the catalogue or the directory lacks."""
-    known_services, known_people = set(services), set(people)
-    problems = [
-        f"service {s!r} is not in the catalogue"
-        for s in sorted(scenario.services() - known_services)
-    ]
-    problems += [
-        f"person {p!r} is not in the people directory"
-        for p in sorted(scenario.people() - known_people)
-    ]
-    return problems
+@dataclass(frozen=True)
+class Known:
+    """The names a scenario may use, and where each kind comes from (said in
+    a problem's message). None: that kind is not checked."""
+
+    services: frozenset[str]
+    people: frozenset[str]
+    audiences: frozenset[str] | None = None
+    roles: frozenset[str] | None = None
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def source(self, kind: str, default: str) -> str:
+        return self.sources.get(kind, default)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A name the scenario uses that is not known: `line` is where."""
+
+    line: int | None
+    text: str
+
+    def located(self, path: object) -> str:
+        return (
+            f"{path}:{self.line}: {self.text}" if self.line else f"{path}: {self.text}"
+        )
+
+
+def problems_with(scenario: Scenario, known: Known) -> list[Problem]:
+    """Names the scenario uses that the catalogue, the directory, the
+    audiences or the roles lack, each with its line, in the file's order."""
+    found: list[Problem] = []
+    catalogue = known.source("services", "the service catalogue")
+    directory = known.source("people", "the people directory")
+    audiences = known.source("audiences", "the audiences file")
+    roles = known.source("roles", "the roles")
+
+    def check(entry: Inject | None, key: str, name: str, names: frozenset[str] | None,
+              what: str, where: str) -> None:  # fmt: skip
+        if names is not None and name not in names:
+            line = scenario.line_of(entry, key)
+            found.append(Problem(line, f"{what} {name!r} is not in {where}"))
+
+    for s in scenario.expect.services:
+        check(None, "services", s, known.services, "service", catalogue)
+    for r in scenario.expect.roles:
+        check(None, "roles", r, known.roles, "role", roles)
+    for entry in (*scenario.injects, *scenario.response):
+        f = entry.fields
+        if "service" in f:
+            check(entry, "service", f["service"], known.services, "service", catalogue)
+        for s in f.get("services", ()) if entry.kind == "declare" else ():
+            check(entry, "services", s, known.services, "service", catalogue)
+        if "person" in f:
+            check(entry, "person", f["person"], known.people, "person", directory)
+        if "role" in f:
+            check(entry, "role", f["role"], known.roles, "role", roles)
+        if entry.kind == "update":
+            check(entry, "audience", f["audience"], known.audiences, "audience",
+                  audiences)  # fmt: skip
+    return sorted(found, key=lambda p: p.line or 0)

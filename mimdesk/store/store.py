@@ -526,11 +526,13 @@ class Store:
         deliveries: Sequence[Mapping[str, Any]],
         actor: str,
         draft: bool = False,
+        at: datetime | None = None,
     ) -> Future[list[JournalEvent]]:
         """Record a stakeholder update and queue every copy (or, with `draft`,
         record it for approval). A copy for an incident channel not opened on
         its platform is left out and said so in the event, rather than queued
-        where it would stop that channel's messages."""
+        where it would stop that channel's messages. `at`: when it went out,
+        if earlier than now (an exercise's autopilot, stamped when due)."""
 
         def decide(
             conn: sqlite3.Connection, state: Incident, now: datetime
@@ -562,7 +564,7 @@ class Store:
                     copies=copies,
                     deliveries=kept,
                     skipped=skipped,
-                    now=now,
+                    now=min(at, now) if at is not None else now,
                     actor=actor,
                     draft=draft,
                 )

@@ -12,11 +12,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import count
-from typing import Any
 
 from mimdesk.clock import ExerciseClock
 from mimdesk.connectors.chat import Batch, ChatPlatform, Limits, OutMessage, Posted
@@ -191,16 +190,19 @@ class Marked:
 
 
 # What the autopilot needs to send a stakeholder update the way the console
-# does (render for the audience, queue every copy): given the incident and
-# the scenario's text. Composed by the caller, which knows the audiences.
-SendUpdate = Callable[[Store, Incident, str, str], None]
+# does (render for the audience, queue every copy): given the incident, the
+# audience, the scenario's text and when it was due (what it is recorded at,
+# so the score does not depend on the speed). Composed by the caller, which
+# knows the audiences.
+SendUpdate = Callable[[Store, Incident, str, str, datetime], None]
 
 
 class Player:
     """Plays `scenario` into `store` against `clock`. `notice(text)` tells the
     team what happens (a banner in the console, a line in the command). Call
     `start()`, then `stop()`; `finished` is set when the scenario's time is up
-    or `stop()` was called."""
+    or `stop()` was called, and `ended` then holds the scenario offset it
+    stopped at, also given to `on_finished` (once)."""
 
     def __init__(
         self,
@@ -213,6 +215,7 @@ class Player:
         send_update: SendUpdate | None = None,
         known_services: Sequence[str] | None = None,
         roles: RolePolicy | None = None,
+        on_finished: Callable[[timedelta], None] = lambda _offset: None,
     ) -> None:
         self.scenario = scenario
         self.clock = clock
@@ -237,6 +240,9 @@ class Player:
         self._alert_seq = count(1)
         self._incident_id: str | None = None
         self._due = clock.start
+        self._on_finished = on_finished
+        self._ending = threading.Lock()
+        self.ended: timedelta | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -245,25 +251,41 @@ class Player:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
-        self.finished.set()
+        self._end(min(self.clock.offset(), self.scenario.length))
 
     def _run(self) -> None:
+        over = False
         try:
-            self._play()
+            over = self._play()
         except Exception:  # the exercise ends; the console stays up
             log.exception("exercise %s stopped on an error", self.scenario.name)
             self._notice("The exercise stopped on an error; see the log.")
         finally:
-            self.finished.set()
+            length = self.scenario.length
+            self._end(length if over else min(self.clock.offset(), length))
 
-    def _play(self) -> None:
+    def _end(self, offset: timedelta) -> None:
+        """Note where the run stopped, once, then say it has finished."""
+        with self._ending:
+            if self.ended is None:
+                self.ended = offset
+                try:
+                    self._on_finished(offset)
+                except Exception:  # the stop is still known to this process
+                    log.exception("the end of exercise %s was not recorded",
+                                  self.scenario.name)  # fmt: skip
+        self.finished.set()
+
+    def _play(self) -> bool:
+        """Play every entry at its time; True when the scenario's time is up."""
         for entry, is_response in self._queue:
             if not self._wait_until(entry.at):
-                return
+                return False
             self._apply(entry, is_response)
-        self._wait_until(self.scenario.length)
-        if not self._stop.is_set():
-            self._notice(f"{offset_text(self.scenario.length)}: the exercise is over.")
+        if not self._wait_until(self.scenario.length):
+            return False
+        self._notice(f"{offset_text(self.scenario.length)}: the exercise is over.")
+        return True
 
     def _wait_until(self, at: timedelta) -> bool:
         while (left := at - self.clock.offset()) > timedelta(0):
@@ -285,8 +307,8 @@ class Player:
             else:
                 self._inject(entry)
         except DomainError as exc:
-            log.info("exercise %s at %s not applied: %s", entry.kind, when, exc)
-            self._notice(f"{when} {entry.describe()}: not applied ({exc})")
+            log.warning("exercise %s at %s not applied: %s", entry.kind, when, exc)
+            self._notice(f"WARNING {when} {entry.describe()}: not applied ({exc})")
             return
         self.played.append((entry.at, entry.describe()))
         log.info("exercise %s: %s", when, entry.describe())
@@ -329,7 +351,10 @@ class Player:
             try:
                 self._into_incident(inject, incident)
             except DomainError as exc:
-                log.info("held inject %s not applied: %s", inject.describe(), exc)
+                when = offset_text(inject.at)
+                log.warning("exercise %s at %s not applied: %s", inject.kind, when,
+                            exc)  # fmt: skip
+                self._notice(f"WARNING {when} {inject.describe()}: not applied ({exc})")
 
     def _into_incident(self, inject: Inject, incident: Incident) -> None:
         f = inject.fields
@@ -390,7 +415,7 @@ class Player:
     def _respond(self, step: Inject) -> None:
         f = step.fields
         if step.kind == "declare":
-            self._declare(f)
+            self._declare(step)
             return
         incident = self._incident()
         if incident is None:
@@ -410,20 +435,23 @@ class Player:
         elif step.kind == "update":
             if self._send_update is None:
                 raise DomainError("updates cannot be sent from here")
-            self._send_update(self.store, incident, str(f["audience"]), str(f["text"]))
+            self._send_update(
+                self.store, incident, str(f["audience"]), str(f["text"]), self._when()
+            )
 
-    def _declare(self, f: Mapping[str, Any]) -> None:
-        first_alert = next(
-            (i.at for i in self.scenario.injects
-             if i.kind == "alert" and i.fields["status"] == "firing"),
-            None,
-        )  # fmt: skip
-        now = self.clock.now()
-        detected = self.clock.start + first_alert if first_alert is not None else now
+    def _declare(self, step: Inject) -> None:
+        """Declared when due; detected when the first alert fired before it,
+        else at the declaration (the team noticed it themselves)."""
+        f, declared = step.fields, self._when()
+        fired = [
+            self.clock.start + i.at
+            for i in self.scenario.injects
+            if i.kind == "alert" and i.fields["status"] == "firing" and i.at <= step.at
+        ]
         self._incident_id = self.store.declare(
             title=str(f["title"]), severity=int(f["severity"]),
-            services=list(f["services"]), detected_at=min(detected, now),
-            declared_at=min(self._when(), now), actor=AUTOPILOT_ACTOR,
+            services=list(f["services"]), detected_at=min([*fired, declared]),
+            declared_at=declared, actor=AUTOPILOT_ACTOR,
             known_services=self._known, exercise=True,
         ).result()  # fmt: skip
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from mimdesk.domain.lifecycle import Status
-from mimdesk.domain.scenario import ScenarioError, parse, problems_with
+from mimdesk.domain.scenario import Known, ScenarioError, parse, problems_with
 from mimdesk.exercise import load_scenario, shipped
 
 MINIMAL = """\
@@ -104,7 +104,7 @@ def test_file_level_mistakes_are_named() -> None:
     with pytest.raises(ScenarioError, match="needs a \\[scenario\\] table"):
         parse('[[inject]]\nat = "1m"\nkind = "note"\ntext = "x"\n', "x")
     with pytest.raises(ScenarioError, match="at least one"):
-        parse('[scenario]\ntitle = "x"\n', "x")
+        parse('[scenario]\ntitle = "x"\nlength = "5m"\n', "x")
     with pytest.raises(ScenarioError, match="not valid TOML"):
         parse("[scenario\n", "x")
     with pytest.raises(ScenarioError, match="between 1 minute and 24 hours"):
@@ -124,9 +124,64 @@ def test_the_response_is_read_with_typed_values() -> None:
     assert declare.fields["services"][0] == "ledger-db"
 
 
-def test_problems_name_unknown_services_and_people() -> None:
+def test_problems_name_every_unknown_name_by_its_line() -> None:
+    text = MINIMAL + (
+        '\n[[inject]]\nat = "2m"\nkind = "join"\nperson = "zed"\nrole = "chef"\n'
+        '\n[[response]]\nat = "3m"\nkind = "update"\naudience = "board"\n'
+        'text = "x"\n'
+        '\n[[response]]\nat = "1m"\nkind = "declare"\ntitle = "t"\nseverity = 2\n'
+        'services = ["ghost"]\n'
+    )
+    s = parse(text.replace("severity = 2\n", 'severity = 2\nroles = ["janitor"]\n', 1),
+              "drill")  # fmt: skip
+    known = Known(
+        services=frozenset({"payments-api"}), people=frozenset({"alice"}),
+        audiences=frozenset({"executives"}), roles=frozenset({"commander"}),
+        sources={"people": "the people directory (people.toml)"},
+    )  # fmt: skip
+    found = [(p.line, p.text) for p in problems_with(s, known)]
+    assert found == [
+        (7, "role 'janitor' is not in the roles"),
+        (19, "person 'zed' is not in the people directory (people.toml)"),
+        (20, "role 'chef' is not in the roles"),
+        (25, "audience 'board' is not in the audiences file"),
+        (33, "service 'ghost' is not in the service catalogue"),
+    ]
+    assert problems_with(s, known)[0].located("d.toml") == (
+        "d.toml:7: role 'janitor' is not in the roles"
+    )
+
+
+def test_the_shipped_names_are_known_to_the_shipped_samples() -> None:
     s = load_scenario(next(p for p in shipped() if p.stem == "ledger-payments"))
-    problems = problems_with(s, {"ledger-db"}, {"alice"})
-    assert "service 'payments-api' is not in the catalogue" in problems
-    assert "person 'bob' is not in the people directory" in problems
-    assert not any("alice" in p or "'ledger-db'" in p for p in problems)
+    known = Known(frozenset({"ledger-db"}), frozenset({"alice"}))
+    texts = [p.text for p in problems_with(s, known)]
+    assert "service 'payments-api' is not in the service catalogue" in texts
+    assert "person 'bob' is not in the people directory" in texts
+    assert not any("alice" in p or "'ledger-db'" in p for p in texts)
+
+
+@pytest.mark.parametrize(
+    ("text", "words", "line"),
+    [
+        # A missing title is named at [scenario], not at a response's title.
+        (MINIMAL.replace('title = "Drill"\n', "") + '\n[[response]]\nat = "1m"\n'
+         'kind = "declare"\ntitle = "t"\nseverity = 2\nservices = ["x"]\n',
+         "[scenario] needs title", 1),
+        (MINIMAL.replace('length = "30m"\n', ""), "needs length", 1),
+        (MINIMAL.replace('"10m"', '"45m"'),
+         "declare_within = T+45:00 is after the scenario's end", 7),
+        (MINIMAL + 'update_every = "2h"\n', "update_every", None),
+        (MINIMAL.replace('"payments-api"', "payments-api"),
+         "not valid TOML at column 11", 12),
+    ],
+)  # fmt: skip
+def test_what_would_break_a_run_is_a_mistake_with_its_line(
+    text: str, words: str, line: int | None
+) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        parse(text, "drill")
+    assert words in str(caught.value)
+    if line is not None:
+        assert caught.value.line == line
+    assert "(at line" not in str(caught.value)

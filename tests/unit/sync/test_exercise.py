@@ -241,3 +241,159 @@ def test_the_health_source_follows_the_scenario_only() -> None:
     stale = 'up{service="intranet-search"}'
     series = source.query_range(stale, at, at + 3600, 60).series[0]
     assert series.sample_times == series.times
+
+
+TIGHT = """\
+[scenario]
+title = "Tight"
+length = "20m"
+
+[expect]
+first_update_within = "630s"
+
+[[inject]]
+at = "0m"
+kind = "health"
+service = "payments-api"
+state = "down"
+{alert}
+[[response]]
+at = "1m"
+kind = "declare"
+title = "Payments down"
+severity = 2
+services = ["payments-api"]
+
+[[response]]
+at = "10m"
+kind = "update"
+audience = "executives"
+text = "Payments are down."
+
+[[response]]
+at = "12m"
+kind = "note"
+text = "{note}"
+"""
+LATE_ALERT = """
+[[inject]]
+at = "5m"
+kind = "alert"
+name = "PaymentsDown"
+service = "payments-api"
+"""
+
+
+class Lagging:
+    """A monotonic clock that moves on a real second at every reading: each
+    step of the store or the sender costs minutes of scenario at x600."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        self.t += 1.0
+        return self.t
+
+
+@dataclass
+class Autoplayed:
+    """A player run to its end, with the notices it gave and the stops noted."""
+
+    player: Player
+    notices: list[str]
+    ended: list[timedelta]
+
+    @property
+    def store(self) -> Store:
+        return self.player.store
+
+
+def play_all(scenario_text: str, tmp_path: Path, clock: ExerciseClock) -> Autoplayed:
+    """Play a scenario with the autopilot and the real update path, to its end."""
+    from mimdesk.exercise_app import update_sender
+    from mimdesk.policy import load_policies
+
+    settings = Settings()
+    policies = load_policies(settings, demo=True)
+    store = Store(tmp_path / "s.sqlite", clock=clock.now)
+    notices: list[str] = []
+    ended: list[timedelta] = []
+    player = Player(
+        parse(scenario_text, "tight"), clock, store, autopilot=True,
+        notice=notices.append, send_update=update_sender(settings, policies),
+        roles=policies.roles, on_finished=ended.append,
+    )  # fmt: skip
+    player.start()
+    assert player.finished.wait(30)
+    return Autoplayed(player, notices, ended)
+
+
+@pytest.mark.parametrize("alert", ["", LATE_ALERT])
+def test_a_declare_with_no_alert_before_it_is_detected_when_declared(
+    tmp_path: Path, alert: str
+) -> None:
+    clock = ExerciseClock(datetime.now(UTC), FAST)
+    played = play_all(TIGHT.format(alert=alert, note="x"), tmp_path, clock)
+    try:
+        (incident,) = played.store.incidents()
+        assert not [n for n in played.notices if "not applied" in n]
+        assert incident.detected_at == clock.start + timedelta(minutes=1)
+        assert incident.reached(Status.DECLARED) == clock.start + timedelta(minutes=1)
+    finally:
+        played.store.close()
+
+
+def test_an_update_is_recorded_when_it_was_due_whatever_the_lag(
+    tmp_path: Path,
+) -> None:
+    # Every clock reading costs a real second (10 scenario minutes at x600):
+    # only the time the update was due can keep it inside its 630 s limit.
+    clock = ExerciseClock(datetime.now(UTC), 600.0, monotonic=Lagging())
+    played = play_all(TIGHT.format(alert="", note="x"), tmp_path, clock)
+    try:
+        (incident,) = played.store.incidents()
+        assert incident.first_update_at == clock.start + timedelta(minutes=10)
+    finally:
+        played.store.close()
+
+
+def test_the_stop_is_noted_once_where_it_happened(tmp_path: Path) -> None:
+    clock = ExerciseClock(datetime.now(UTC), FAST)
+    played = play_all(TIGHT.format(alert="", note="x"), tmp_path, clock)
+    played.player.stop()
+    assert played.player.ended == timedelta(minutes=20)
+    assert played.ended == [timedelta(minutes=20)]
+    played.store.close()
+
+    early = ExerciseClock(datetime.now(UTC), 60.0)
+    store = Store(tmp_path / "early.sqlite", clock=early.now)
+    ended: list[timedelta] = []
+    stopped = Player(parse(HELD, "held"), early, store, on_finished=ended.append)
+    stopped.start()
+    try:
+        deadline = time.monotonic() + 10
+        while early.offset() < timedelta(seconds=30) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        stopped.stop()
+        stopped.stop()
+        assert len(ended) == 1
+        assert timedelta(seconds=30) <= ended[0] < timedelta(minutes=2)
+        assert stopped.ended == ended[0]
+    finally:
+        store.close()
+
+
+def test_an_entry_that_cannot_be_applied_is_a_warning_notice(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = TIGHT.format(alert="", note="x").replace('"executives"', '"board"')
+    clock = ExerciseClock(datetime.now(UTC), FAST)
+    with caplog.at_level("WARNING", logger="mimdesk.sync.exercise"):
+        played = play_all(text, tmp_path, clock)
+    played.store.close()
+    (notice,) = [n for n in played.notices if "not applied" in n]
+    assert notice.startswith("WARNING T+10:00 update to board: not applied")
+    assert "no audience 'board'" in notice
+    assert any(r.levelname == "WARNING" and "not applied" in r.getMessage()
+               for r in caplog.records)  # fmt: skip
