@@ -150,12 +150,18 @@ def report_data(
 
 
 def report_graphs(ctx: Context, incident: Incident, zone: tzinfo) -> dict[str, Any]:
-    """The incident's health graphs from the configured source (DEMO with
-    --demo); "unavailable" with the reason when it cannot be asked."""
+    """The incident's health graphs from the configured Prometheus (DEMO only
+    with --demo); "unavailable" with the reason when it cannot be asked."""
     from mimdesk import graphs
-    from mimdesk.sync.sources import open_source
+    from mimdesk.sync.sources import source_for_checks
 
-    chosen = open_source(ctx.settings, demo=ctx.demo)
+    # Never the made-up DEMO series in a real incident's report.
+    chosen = source_for_checks(ctx.settings, demo=ctx.demo)
+    if chosen is None:
+        return graphs.unavailable_graphs(
+            "no Prometheus is configured ([prometheus] url), so there are no "
+            "health graphs"
+        )
     try:
         return graphs.incident_graphs(
             ctx.catalogue, chosen.source, incident, zone=zone, now=ctx.now(),

@@ -8,10 +8,14 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from unit.incident_journal import build
+
+from mimdesk.resources import resource
 
 from .conftest import Run
 
@@ -170,3 +174,50 @@ print(sorted(m for m in sys.modules if m.startswith(("PySide6", "pyqtgraph"))))
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "[]"
+
+
+def test_without_monitoring_a_real_report_has_no_made_up_graphs(
+    mimdesk: Run, incident_id: str
+) -> None:
+    report = ok(mimdesk("report", incident_id))
+
+    assert "Graphs unavailable: no Prometheus is configured ([prometheus] url)" in (
+        report
+    )
+    assert "DEMO" not in report
+
+
+@pytest.mark.slow
+def test_the_report_draws_the_real_prometheus_graphs(
+    mimdesk: Run, config: Path, tmp_path: Path, node_and_prometheus: Any
+) -> None:
+    """A report on a real incident, its service scraped by a real Prometheus:
+    the graphs are drawn from it, as files beside the Markdown and in the PDF."""
+    _, prom = node_and_prometheus
+    config.write_text(
+        f'timezone = "UTC"\n[prometheus]\nurl = "{prom.url}"\n', encoding="utf-8"
+    )
+    catalogue = str(resource("catalogues", "node.toml"))
+    incident_id = ok(mimdesk(
+        "--catalogue", catalogue, "incident", "declare", "--title",
+        "Node memory pressure", "--severity", "3", "--service", "node-memory",
+    )).strip()  # fmt: skip
+    time.sleep(3)  # a few scrapes inside the incident's window
+    md = tmp_path / "report.md"
+    pdf = tmp_path / "report.pdf"
+
+    ok(mimdesk("--catalogue", catalogue, "report", incident_id, "--output", str(md)))
+    ok(mimdesk("--catalogue", catalogue, "report", incident_id, "--format", "pdf",
+               "--output", str(pdf)))  # fmt: skip
+
+    text = md.read_text(encoding="utf-8")
+    assert "Graphs unavailable" not in text
+    drawn = sorted((tmp_path / "report-graphs").glob("*.png"))
+    assert drawn, text
+    assert drawn[0].read_bytes().startswith(b"\x89PNG")
+    pages = subprocess.run(
+        [poppler("pdftotext"), "-layout", str(pdf), "-"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "Health of impacted services" in pages
+    assert "Graphs unavailable" not in pages

@@ -197,7 +197,7 @@ def test_doctor_json_all_set_up_and_working_exits_0(
         f'[matrix]\nurl = "{synapse.url}"\n'
     )
     assert (
-        mimdesk("incident", "declare", "--title", "T", "--severity", "2").returncode
+        mimdesk("incident", "declare", "--title", "T", "--severity", "3").returncode
         == 0
     )
 

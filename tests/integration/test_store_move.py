@@ -14,7 +14,7 @@ from .conftest import Run
 def test_a_store_moves_to_an_empty_folder_through_a_backup(
     mimdesk: Run, tmp_path: Path, config: Path
 ) -> None:
-    declared = mimdesk("incident", "declare", "--title", "Moved", "--severity", "2")
+    declared = mimdesk("incident", "declare", "--title", "Moved", "--severity", "3")
     backup = mimdesk("store", "backup").stdout.strip()
     new = tmp_path / "elsewhere" / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MIMDESK_")}
