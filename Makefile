@@ -33,6 +33,7 @@ bench: system-deps $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/idle.py --seconds 60
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/outbox.py
+	$(BIN)/python bench/seats.py
 
 # The one-folder PyInstaller bundle in dist/mimdesk (see packaging/README.md),
 # then the check that it starts with no Python around and draws the DEMO wall.

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from mimdesk.sync.chat_status import ChatHealth
     from mimdesk.sync.outbox_sender import OutboxSender
     from mimdesk.sync.receiver import AlertReceiver
+    from mimdesk.sync.seat_sync import SeatSync
     from mimdesk.sync.sources import Source
     from mimdesk.ui.alert_feed import AlertIntake
     from mimdesk.ui.chat_feed import ChatFeed
@@ -195,7 +196,7 @@ def _console(
         return run_console(None, theme=loaded.settings.theme, fatal=fatal)
     if damage:
         banners.insert(0, ("danger", damage))
-    stops: list[Callable[[], None]] = []
+    stops: list[Callable[[], object]] = []
     try:
         clock = MonotonicClock()
         if args.demo and not store.read_only:
@@ -214,12 +215,16 @@ def _console(
             loaded.settings, store, directory, demo=args.demo, notices=banners
         )
         stops.append(chat.stop)
+        seats = None if args.demo else start_seats(loaded.settings, store, banners)
+        if seats is not None:
+            stops.append(partial(seats.stop, POLLER_STOP_S))
         ctx = ConsoleContext(
             store, loaded.settings, catalogue, clock, args.demo, banners, directory,
             roles=policies.roles, targets=policies.targets, regimes=policies.regimes,
             health=feed, alerts=alerts.intake, chat=chat.feed,
             connections=partial(show_connections, paths.config_file),
             runbooks=runbook_library(paths.config_file, demo=args.demo),
+            seats=seats,
         )  # fmt: skip
         size = getattr(args, "size", None)
         return run_console(
@@ -554,8 +559,16 @@ def run_wall(
             log.warning("%s", text)
     if not paths.store.exists():
         log.info("no store at %s yet; incidents show once one is recorded", paths.store)
-    # Read-only: no writer thread, no lock; the wall can never change the record.
-    store = Store(paths.store, read_only=True)
+    seats_on = settings.seats.enabled and not args.demo
+    if seats_on:
+        # A wallboard seat keeps its own copy of the shared incidents: other
+        # seats' events are merged into it; it records nothing of its own.
+        store = Store.open(paths.store)
+        seats = start_seats(settings, store, [])
+    else:
+        # Read-only: no writer thread, no lock; the wall never changes the record.
+        store = Store(paths.store, read_only=True)
+        seats = None
     wall_policies = WallPolicies(
         scale=settings.severity,
         directory=directory,
@@ -586,11 +599,33 @@ def run_wall(
             config=catalogue.wall,
             screen=args.screen or settings.wall_screen,
             incidents=incidents,
+            seats=seats.status if seats is not None else None,
         )
     finally:
         restore_signals()
+        if seats is not None:
+            seats.stop(POLLER_STOP_S)
         stop_health()
         store.close()
+
+
+def start_seats(
+    settings: Settings, store: Store, notices: list[tuple[str, str]]
+) -> SeatSync | None:
+    """The link to the other seats, when `[seats]` is enabled; what stops it
+    from starting becomes a notice."""
+    if not settings.seats.enabled:
+        return None
+    from mimdesk.sync.seat_sync import start_seat_sync
+
+    sync = start_seat_sync(settings, store)
+    if sync is None:
+        notices.append((
+            "warning",
+            "[seats] is enabled but Matrix is not set up ([matrix] url and a "
+            "token or password): this seat shares nothing with the others",
+        ))  # fmt: skip
+    return sync
 
 
 def _follow_outbox(feed: ChatFeed) -> None:

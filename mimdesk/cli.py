@@ -24,6 +24,7 @@ from mimdesk.cli_exercise import add_parsers as add_exercise_commands
 from mimdesk.cli_health import add_parsers as add_health_commands
 from mimdesk.cli_impact import add_parsers as add_impact_commands
 from mimdesk.cli_report import add_parsers as add_report_commands
+from mimdesk.cli_seats import add_parsers as add_seat_commands
 from mimdesk.cli_updates import add_parsers as add_update_commands
 from mimdesk.cli_wall import add_commands as add_wall_commands
 from mimdesk.domain import incident as model
@@ -730,6 +731,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_update_commands(sub, common)
     add_doctor_command(sub, common)
     add_exercise_commands(sub, common)
+    add_seat_commands(sub, common)
     return parser
 
 

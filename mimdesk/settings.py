@@ -10,6 +10,7 @@ import csv
 import getpass
 import logging
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -114,6 +115,22 @@ class ChatSettings:
     smtp_ca_file: Path | None = None
 
 
+SEAT_ROLES = ("workstation", "wallboard")
+
+
+@dataclass(frozen=True)
+class SeatSettings:
+    """`[seats]`: sharing incidents with other seats through the `[matrix]`
+    homeserver. `writers` are the accounts given the level to publish journal
+    events; `readers` (wallboards) are invited to read only."""
+
+    enabled: bool = False
+    role: str = "workstation"
+    team_room: str = ""  # an alias; empty: #mimdesk-seats:<the account's server>
+    writers: tuple[str, ...] = ()
+    readers: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the operator can set in settings.toml."""
@@ -137,6 +154,7 @@ class Settings:
     wall_screen: str | None = None
     # `[automation]`: which rules fire on major incidents and after mitigation.
     automation: RuleSettings = field(default_factory=RuleSettings)
+    seats: SeatSettings = field(default_factory=SeatSettings)
 
 
 @dataclass(frozen=True)
@@ -240,6 +258,9 @@ def _settings_from(data: dict[str, Any], path: Path) -> Loaded:
     if automation is not None:
         values["automation"], wrong = rule_settings_from_mapping(automation)
         problems += [_automation_problem(path, text) for text in wrong]
+    seats = data.pop("seats", None)
+    if seats is not None:
+        values["seats"] = _seats(seats, path, problems)
     chat = _chat(data, path, problems)
     if chat is not None:
         values["chat"] = chat
@@ -406,6 +427,66 @@ def _receiver(raw: object, path: Path, problems: list[str]) -> ReceiverSettings:
             problems.append(f"{path}: receiver.{key} must be {wanted}, not {value!r}")
     problems += [f"{path}: unknown setting receiver.{key} ignored" for key in raw]
     return ReceiverSettings(**values)
+
+
+def _seats(raw: object, path: Path, problems: list[str]) -> SeatSettings:
+    if not isinstance(raw, dict):
+        problems.append(f"{path}: seats must be a table like [seats]")
+        return SeatSettings()
+    text = _lines(path)
+    checks: dict[str, tuple[Callable[[Any], bool], str]] = {
+        "enabled": (lambda v: isinstance(v, bool), "true or false"),
+        "role": (lambda v: v in SEAT_ROLES, " or ".join(map(repr, SEAT_ROLES))),
+        "team_room": (_room_alias, "a room alias like '#mimdesk-seats:example.org'"),
+        "writers": (_user_ids, "a list of Matrix user ids like '@ops:example.org'"),
+        "readers": (_user_ids, "a list of Matrix user ids like '@wall:example.org'"),
+    }
+    values: dict[str, Any] = {}
+    for key, (valid, wanted) in checks.items():
+        value = raw.pop(key, None)
+        if value is None:
+            continue
+        if not valid(value):
+            where = _line_of(text, "seats", key)
+            problems.append(
+                f"{path}{where}: seats.{key} must be {wanted}, not {value!r}; "
+                "using the default"
+            )
+        elif isinstance(value, list):
+            values[key] = tuple(dict.fromkeys(v.strip() for v in value))
+        else:
+            values[key] = value.strip() if isinstance(value, str) else value
+    problems += [f"{path}: unknown setting seats.{key} ignored" for key in raw]
+    return SeatSettings(**values)
+
+
+def _room_alias(value: object) -> bool:
+    return isinstance(value, str) and bool(re.fullmatch(r"#[^:\s]+:\S+", value.strip()))
+
+
+def _user_ids(value: object) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(v, str) and re.fullmatch(r"@[^:\s]+:\S+", v.strip()) for v in value
+    )
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def _line_of(lines: list[str], table: str, key: str) -> str:
+    """':N' for the line that sets `key` in `[table]`, or empty when not found."""
+    inside = False
+    for number, line in enumerate(lines, 1):
+        bare = line.strip()
+        if bare.startswith("["):
+            inside = bare.split("#", 1)[0].strip() == f"[{table}]"
+        elif inside and re.match(rf"{re.escape(key)}\s*=", bare):
+            return f":{number}"
+    return ""
 
 
 CHAT_PLATFORMS = ("matrix", "slack", "teams")

@@ -67,12 +67,14 @@ from mimdesk.ui.metrics_view import MetricsAction
 from mimdesk.ui.reminders import ReminderNotifier
 from mimdesk.ui.report_action import ReportAction
 from mimdesk.ui.roster_panel import RosterPanel
+from mimdesk.ui.seat_link import SEATS_KEY, SeatButton, SeatsDialog
 from mimdesk.ui.theme import THEMES, Theme, apply_theme
 from mimdesk.ui.timeline import Timeline
 from mimdesk.ui.update_dialog import UpdateActions
 from mimdesk.ui.wall_corner import link_words
 
 if TYPE_CHECKING:
+    from mimdesk.sync.seat_sync import SeatSync
     from mimdesk.sync.sources import Source
     from mimdesk.ui.exercise_bar import ExerciseMode
     from mimdesk.ui.health_view import HealthView
@@ -117,6 +119,7 @@ class ConsoleContext:
     # Opens the source automated checks ask; None: the configured monitoring.
     # An exercise's checks ask the scenario's signals, never real Prometheus.
     check_source: Callable[[], Source] | None = None
+    seats: SeatSync | None = None  # the link to other seats, when [seats] is on
 
     def open_check_source(self) -> Source | None:
         """A source for one round of checks, closed by the caller; None when no
@@ -374,6 +377,8 @@ class ConsoleWindow(ClockCommands, QMainWindow):
             self._action(
                 view, "&Connections\u2026", None, partial(self.ctx.connections, self)
             )
+        if self.ctx.seats is not None:
+            self._action(view, "S&eats\u2026", SEATS_KEY, self.show_seats)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -411,6 +416,15 @@ class ConsoleWindow(ClockCommands, QMainWindow):
             )
             self.chat_status.outbox_clicked.connect(self.chat_actions.show_outbox)
             bar.addPermanentWidget(self.chat_status)
+        self.seat_button: SeatButton | None = None
+        if self.ctx.seats is not None:
+            self.seat_button = SeatButton(
+                self.ctx.seats.status, self.theme, self.zone, self.ctx.clock.now, bar
+            )
+            self.seat_button.clicked.connect(self.show_seats)
+            bar.addPermanentWidget(self.seat_button)
+            # What this seat records goes to the others without waiting a round.
+            self.bridge.changed.connect(self.ctx.seats.wake)
         for widget in (
             self.alerts_label,
             self.store_label,
@@ -919,6 +933,8 @@ class ConsoleWindow(ClockCommands, QMainWindow):
     def _chat_look(self) -> None:
         if self.chat_status is not None:
             self.chat_status.set_look(self.theme, self.zone)
+        if self.seat_button is not None:
+            self.seat_button.set_look(self.theme, self.zone)
         self.chat_actions.set_look(self.theme, self.zone)
 
     def _on_chat_messages_read(self, _count: int) -> None:
@@ -943,6 +959,17 @@ class ConsoleWindow(ClockCommands, QMainWindow):
 
     def show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 10_000)
+
+    def show_seats(self) -> None:
+        """The Seats window: who was heard from when, what was refused."""
+        if self.ctx.seats is None:
+            return
+        refused = self.bridge.read(self.ctx.store.refused_remote) or []
+        dialog = SeatsDialog(
+            self.ctx.store.seat, self.ctx.seats.status(), refused, self.zone,
+            self.ctx.clock.now(), self,
+        )  # fmt: skip
+        self.run_dialog(dialog)
 
     def show_error(self, text: str) -> None:
         self.error.setText(f"\u26a0 {text}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import tzinfo
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from mimdesk.clock import MonotonicClock
 from mimdesk.domain.catalogue import WallConfig
+from mimdesk.sync.seat_sync import SeatStatus
 from mimdesk.ui.awake import DisplayKeeper
 from mimdesk.ui.health_feed import HealthFeed
 from mimdesk.ui.health_view import HealthView
@@ -32,6 +34,7 @@ def run_wall(
     config: WallConfig,
     screen: str | None,
     incidents: IncidentFeed | None = None,
+    seats: Callable[[], SeatStatus] | None = None,
 ) -> int:
     """Show the wallboard until Esc, Ctrl+Q or the window manager closes it."""
     app = application(theme)
@@ -44,6 +47,7 @@ def run_wall(
         screen_name=screen,
         keeper=DisplayKeeper(),
         incidents=incidents,
+        seats=seats,
     )
     board.open()
     log.info("wallboard open (screen wanted: %s)", screen or "primary")

@@ -4,7 +4,7 @@ named screen, paged."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import tzinfo
 
 from PySide6.QtCore import Qt, QTimer
@@ -29,9 +29,11 @@ from mimdesk.clock import MonotonicClock
 from mimdesk.domain.catalogue import WallConfig
 from mimdesk.domain.times import format_clock
 from mimdesk.domain.wall import WallState
+from mimdesk.sync.seat_sync import SeatStatus
 from mimdesk.ui.awake import DisplayKeeper
 from mimdesk.ui.health_feed import HealthFeed
 from mimdesk.ui.incident_feed import IncidentFeed
+from mimdesk.ui.seat_link import WallSeatStrip
 from mimdesk.ui.theme import Theme, ink_on
 from mimdesk.ui.wall_corner import SourceStatus
 from mimdesk.ui.wall_grid import WallGrid
@@ -75,6 +77,7 @@ def wall_stylesheet(theme: Theme, scale: float) -> str:
     QLabel#WallClock {{ font-size: {pt(20)}; font-weight: 700;
         font-family: "DejaVu Sans Mono", monospace; }}
     QLabel#ScreenNote {{ font-size: {pt(12)}; color: {theme.warning}; }}
+    QLabel#SeatStrip, QLabel#ExerciseStrip {{ font-size: {pt(15)}; }}
     """
 
 
@@ -100,12 +103,16 @@ class WallBoard(QWidget):
         keeper: DisplayKeeper | None = None,
         incidents: IncidentFeed | None = None,
         exercise: str = "",
+        seats: Callable[[], SeatStatus] | None = None,
     ) -> None:
         """`exercise`, when given, is the scenario being played: a strip on
         every page says EXERCISE so no one in the room takes it for real."""
         super().__init__()
         self.setObjectName("WallBoard")
         self.exercise = exercise
+        # The link to the other seats: while it is down, a strip says that
+        # what shows is the last known state.
+        self.seats = seats
         self.setWindowTitle("MIMDesk wall")
         self.feed, self.theme, self.zone = feed, theme, zone
         self.clock, self.screen_name, self.keeper = clock, screen_name, keeper
@@ -178,6 +185,12 @@ class WallBoard(QWidget):
                 "padding:6px;"
             )
             self.outer.addWidget(strip)
+        self.seat_strip: WallSeatStrip | None = None
+        if self.seats is not None:
+            self.seat_strip = WallSeatStrip(
+                self.seats, self.theme, self.zone, self.clock.now, self
+            )
+            self.outer.addWidget(self.seat_strip)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.grid)
         self.outer.addWidget(self.stack, 1)

@@ -167,3 +167,7 @@ def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
         yield server
     finally:
         server.stop()
+
+
+# Seats sharing incidents through Synapse (tests/integration/seats.py).
+from .seats import make_seat, relay, team  # noqa: E402, F401
