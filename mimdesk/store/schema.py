@@ -173,7 +173,9 @@ def _v6(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE journal ADD COLUMN hlc TEXT")
     conn.execute("DROP INDEX IF EXISTS idx_journal_incident_id_incident_seq")
     conn.execute("CREATE INDEX journal_incident ON journal (incident_id, incident_seq)")
-    conn.execute("CREATE INDEX journal_chain ON journal (incident_id, seat, seq)")
+    # An incident's newest events first: its last event (the state cache's
+    # check) and the last one this seat recorded there (what it chains to).
+    conn.execute("CREATE INDEX journal_recent ON journal (incident_id, seq)")
     conn.execute("CREATE INDEX journal_hlc ON journal (hlc) WHERE hlc IS NOT NULL")
     db = wrap(conn)
     db.table("seats").create(
