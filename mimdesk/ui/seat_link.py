@@ -43,22 +43,36 @@ def age_words(delta: timedelta) -> str:
 
 
 def link_words(status: SeatStatus, now: datetime, zone: tzinfo) -> tuple[str, str]:
-    """(what the console's status bar says, theme colour name)."""
-    others = len(status.seats)
-    heard = f"{others} other seat{'s' if others != 1 else ''}"
+    """(what the console's status bar says, theme colour name): short, the
+    status bar is full at such times; `link_tip` says the rest."""
     if status.connected and status.last_sync is not None:
         synced = format_clock(status.last_sync, zone, seconds=True)
-        return f"Seats: linked, {heard}, synced {synced}", "status_resolved"
+        return f"Seats linked \u00b7 {synced}", "status_resolved"
     if status.offline_since is not None:
         since = format_clock(status.offline_since, zone, seconds=True)
         age = age_words(now - status.offline_since)
-        return (
-            f"Seats: OFFLINE since {since} ({age}); last known state shown, "
-            "changes here wait and go when the link returns"
-        ), "warning"
+        return f"Seats OFFLINE since {since} ({age})", "warning"
     if status.problem:
-        return f"Seats: not linked ({status.problem})", "warning"
+        return "Seats not linked", "warning"
     return "Seats: connecting\u2026", "muted"
+
+
+def link_tip(status: SeatStatus) -> str:
+    """The status bar part's tooltip: what the words mean and what to do."""
+    others = len(status.seats)
+    heard = f"{others} other seat{'s' if others != 1 else ''} heard from"
+    if status.connected:
+        text = f"Linked to the other seats through Matrix; {heard}."
+    elif status.offline_since is not None:
+        text = (
+            "No link to the other seats: what shows is the last known state; "
+            "what is recorded here waits and is sent when the link returns."
+        )
+    else:
+        text = "Not linked to the other seats."
+    if status.problem and not status.connected:
+        text += f" Last problem: {status.problem}."
+    return f"{text} Seats window: {SEATS_KEY}."
 
 
 def wall_words(status: SeatStatus, now: datetime, zone: tzinfo) -> str:
@@ -94,15 +108,16 @@ class SeatButton(QPushButton):
         self.setObjectName("SeatLink")
         self.setFlat(True)
         self.status, self.theme, self.zone, self.now = status, theme, zone, now
-        self.setToolTip(f"Seats sharing incidents ({SEATS_KEY})")
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.refresh)
         self._timer.start(TICK_MS)
         self.refresh()
 
     def refresh(self) -> None:
-        text, colour = link_words(self.status(), self.now(), self.zone)
+        status = self.status()
+        text, colour = link_words(status, self.now(), self.zone)
         self.setText(text)
+        self.setToolTip(link_tip(status))
         value = getattr(self.theme, colour, self.theme.text)
         self.setStyleSheet(
             f"color:{value}; font-weight:600; border:none; background:transparent;"
@@ -163,7 +178,8 @@ class SeatsDialog(QDialog):
         layout = QVBoxLayout(self)
         words, _ = link_words(status, now, zone)
         summary = QLabel(
-            f"This seat: {own_seat}. {words}. Published {status.published}, "
+            f"This seat: {own_seat}. {words}. {link_tip(status)} "
+            f"Published {status.published}, "
             f"merged {status.merged}, refused {status.refused} since start."
         )
         summary.setWordWrap(True)

@@ -11,7 +11,7 @@ import pytest
 
 from mimdesk.store.seats import Refused, Seat
 from mimdesk.sync.seat_sync import SeatStatus
-from mimdesk.ui.seat_link import SeatsDialog, link_words, wall_words
+from mimdesk.ui.seat_link import SeatsDialog, link_tip, link_words, wall_words
 from mimdesk.ui.theme import DARK
 from mimdesk.ui.wallboard import WallBoard
 
@@ -56,22 +56,24 @@ def wall_states_feed():
 
 def test_the_console_words_say_synced_offline_or_why_not_linked() -> None:
     now = START
-    linked = SeatStatus(connected=True, last_sync=now - timedelta(seconds=5),
-                        seats=HEARD)  # fmt: skip
-    offline = SeatStatus(offline_since=now - timedelta(minutes=75))
+    linked = SeatStatus(
+        connected=True, last_sync=now - timedelta(seconds=5), seats=HEARD
+    )
+    offline = SeatStatus(offline_since=now - timedelta(minutes=75), problem="refused")
     broken = SeatStatus(problem="the homeserver refused the token (M_UNKNOWN_TOKEN)")
 
     assert link_words(linked, now, UTC) == (
-        "Seats: linked, 1 other seat, synced 13:59:55 UTC",
+        "Seats linked \u00b7 13:59:55 UTC",
         "status_resolved",
     )
-    assert link_words(offline, now, UTC)[0].startswith(
-        "Seats: OFFLINE since 12:45:00 UTC (1 h 15 min); last known state shown"
-    )
-    assert link_words(broken, now, UTC) == (
-        "Seats: not linked (the homeserver refused the token (M_UNKNOWN_TOKEN))",
+    assert link_tip(linked).startswith("Linked to the other seats through Matrix; 1 ")
+    assert link_words(offline, now, UTC) == (
+        "Seats OFFLINE since 12:45:00 UTC (1 h 15 min)",
         "warning",
     )
+    assert "what shows is the last known state" in link_tip(offline)
+    assert link_words(broken, now, UTC) == ("Seats not linked", "warning")
+    assert "M_UNKNOWN_TOKEN" in link_tip(broken)
     assert wall_words(linked, now, UTC) == ""
 
 
