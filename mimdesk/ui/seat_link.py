@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
@@ -25,9 +26,11 @@ from PySide6.QtWidgets import (
 )
 
 from mimdesk.domain.times import format_clock
-from mimdesk.store.seats import Refused, Seat
-from mimdesk.sync.seat_sync import SeatStatus
 from mimdesk.ui.theme import Theme, ink_on
+
+if TYPE_CHECKING:  # only for annotations: the sync code loads late
+    from mimdesk.store.seats import Refused, Seat
+    from mimdesk.sync.seat_sync import SeatStatus
 
 TICK_MS = 1000
 SEATS_KEY = "Ctrl+Shift+L"

@@ -6,13 +6,13 @@ import logging
 from collections.abc import Callable
 from datetime import tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QEventLoop
 from PySide6.QtWidgets import QApplication, QWidget
 
 from mimdesk.clock import MonotonicClock
 from mimdesk.domain.catalogue import WallConfig
-from mimdesk.sync.seat_sync import SeatStatus
 from mimdesk.ui.awake import DisplayKeeper
 from mimdesk.ui.health_feed import HealthFeed
 from mimdesk.ui.health_view import HealthView
@@ -20,6 +20,9 @@ from mimdesk.ui.incident_feed import IncidentFeed
 from mimdesk.ui.qapp import application as application  # re-exported
 from mimdesk.ui.theme import THEMES, apply_theme
 from mimdesk.ui.wallboard import WallBoard
+
+if TYPE_CHECKING:  # only for annotations: the sync code loads late
+    from mimdesk.sync.seat_sync import SeatStatus
 
 log = logging.getLogger(__name__)
 

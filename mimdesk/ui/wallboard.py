@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import tzinfo
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import (
@@ -29,7 +30,6 @@ from mimdesk.clock import MonotonicClock
 from mimdesk.domain.catalogue import WallConfig
 from mimdesk.domain.times import format_clock
 from mimdesk.domain.wall import WallState
-from mimdesk.sync.seat_sync import SeatStatus
 from mimdesk.ui.awake import DisplayKeeper
 from mimdesk.ui.health_feed import HealthFeed
 from mimdesk.ui.incident_feed import IncidentFeed
@@ -38,6 +38,9 @@ from mimdesk.ui.theme import Theme, ink_on
 from mimdesk.ui.wall_corner import SourceStatus
 from mimdesk.ui.wall_grid import WallGrid
 from mimdesk.ui.wall_incident import IncidentPage
+
+if TYPE_CHECKING:  # only for annotations: the sync code loads late
+    from mimdesk.sync.seat_sync import SeatStatus
 
 log = logging.getLogger(__name__)
 
