@@ -138,9 +138,20 @@ def test_a_stopped_run_is_debriefed_as_played_however_often_and_from_anywhere(
         cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=env,
     )  # fmt: skip
-    time.sleep(8)  # T+8 at x60: declared, nothing else due yet
-    play.send_signal(signal.SIGINT)
-    out, err = play.communicate(timeout=60)
+    try:
+        started = time.monotonic()
+        while not list(data_dir.glob("exercises/*/run.json")):  # it has begun
+            assert play.poll() is None, play.communicate()
+            assert time.monotonic() - started < 60, "the run never started"
+            time.sleep(0.1)
+        time.sleep(8)  # T+8 at x60 or so: declared, nothing else due yet
+        play.send_signal(signal.SIGINT)
+        # The debrief PDF is drawn by a second process: slow on a busy machine.
+        out, err = play.communicate(timeout=240)
+    finally:
+        if play.poll() is None:  # never leave it running for later tests
+            play.kill()
+            play.communicate()
     assert play.returncode == 130, err
     stopped = re.search(r"Stopped at T\+(\d+):\d\d", out)
     assert stopped is not None, out
