@@ -448,9 +448,13 @@ def _seats(raw: object, path: Path, problems: list[str]) -> SeatSettings:
             continue
         if not valid(value):
             where = _line_of(text, "seats", key)
+            instead = "using the default"
+            if key == "role":
+                # A mistyped role must not give a seat the right to write.
+                values["role"] = "wallboard"
+                instead = "this seat only reads (as a wallboard) until it is fixed"
             problems.append(
-                f"{path}{where}: seats.{key} must be {wanted}, not {value!r}; "
-                "using the default"
+                f"{path}{where}: seats.{key} must be {wanted}, not {value!r}; {instead}"
             )
         elif isinstance(value, list):
             values[key] = tuple(dict.fromkeys(v.strip() for v in value))

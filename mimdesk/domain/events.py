@@ -129,11 +129,13 @@ class JournalEvent:
         return chain_hash(self.prev_hash, self.hashed_fields()) == self.hash
 
 
-def fold_key(event: JournalEvent) -> tuple[str, str, int, str]:
-    """The order every seat folds an incident's events in: stamped events by
-    stamp then seat; the unstamped ones (one seat's, from before) first, in the
-    order that seat numbered them."""
-    return (event.hlc or "", event.seat, event.incident_seq, event.id)
+def fold_key(event: JournalEvent) -> tuple[bool, str, str, int, str]:
+    """The order every seat folds an incident's events in: its creation first
+    (a seat whose clock lags may stamp an edit before it); then stamped events
+    by stamp, then seat; the unstamped ones (one seat's, from before) before
+    them, in the order that seat numbered them."""
+    created = event.kind == INCIDENT_CREATED
+    return (not created, event.hlc or "", event.seat, event.incident_seq, event.id)
 
 
 def in_fold_order(events: Iterable[JournalEvent]) -> list[JournalEvent]:
@@ -148,7 +150,15 @@ def to_dict(event: JournalEvent) -> dict[str, Any]:
 
 def from_dict(data: Mapping[str, Any], *, seq: int = 0) -> JournalEvent:
     """The event `to_dict` wrote. Raises KeyError, TypeError or ValueError on a
-    malformed one; whether it was changed is `sealed_correctly`'s question."""
+    malformed one (nothing else); whether it was changed is `sealed_correctly`'s
+    question."""
+    try:
+        return _from_dict(data, seq)
+    except OverflowError as exc:  # a number or date beyond what can be held
+        raise ValueError(f"out of range: {exc}") from None
+
+
+def _from_dict(data: Mapping[str, Any], seq: int) -> JournalEvent:
     payload = data["payload"]
     if not isinstance(payload, Mapping):
         raise TypeError("payload is not an object")
@@ -180,10 +190,13 @@ def _text(data: Mapping[str, Any], key: str) -> str:
 
 
 def _instant(text: str) -> datetime:
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        raise ValueError(f"{text!r} has no UTC offset")
-    return value.astimezone(UTC)
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if value.tzinfo is None:
+            raise ValueError(f"{text!r} has no UTC offset")
+        return value.astimezone(UTC)
+    except OverflowError:  # a date at the very end of the calendar, say
+        raise ValueError(f"{text!r} is out of range") from None
 
 
 def canonical_json(value: Any) -> str:

@@ -47,6 +47,10 @@ def after(last: str | None, now: datetime) -> str:
     if last is None:
         return stamp(wall)
     ms, counter = parse(last)
+    # Never more than half a day ahead of this seat's clock, so other seats
+    # believe the stamp (`believable`) even after a seat whose clock runs days
+    # ahead was heard from; this seat's edits then sort before that seat's.
+    ms = min(ms, wall + MAX_AHEAD_MS // 2)
     if wall > ms:
         return stamp(wall)
     if counter < COUNTER_MAX:
@@ -54,13 +58,14 @@ def after(last: str | None, now: datetime) -> str:
     return stamp(ms + 1)
 
 
-def believable(text: str, now: datetime) -> bool:
-    """Whether another seat's stamp is a stamp and not absurdly far ahead."""
+def believable(text: str, recorded_at: datetime) -> bool:
+    """Whether another seat's stamp is a stamp and not a day or more ahead of
+    when its event says it was recorded."""
     try:
         ms, _counter = parse(text)
     except DomainError:
         return False
-    return ms <= millis(now) + MAX_AHEAD_MS
+    return ms <= millis(recorded_at) + MAX_AHEAD_MS
 
 
 def instant(text: str) -> datetime:

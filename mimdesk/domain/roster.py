@@ -380,7 +380,8 @@ def _apply(r: Roster, event: ev.JournalEvent) -> Roster:
         if role != PARTICIPANT:
             r = _take_role(r, role, who, at, bool(p.get("many")))
     elif event.kind == LEFT:
-        start, _ = current.intervals[-1]
+        # Another seat's leave may be all this seat holds of someone's stay.
+        start = current.intervals[-1][0] if current.intervals else at
         closed = (*current.intervals[:-1], (start, at))
         people[who] = replace(current, presence=Presence.LEFT, intervals=closed)
     elif event.kind == ROLE_ASSIGNED:

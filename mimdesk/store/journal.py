@@ -18,6 +18,7 @@ from ulid import ULID
 from mimdesk.domain import events as ev
 from mimdesk.domain import hlc
 from mimdesk.domain.errors import DomainError
+from mimdesk.domain.event_checks import payload_problem
 from mimdesk.domain.incident import Incident, apply, fold
 from mimdesk.domain.times import parse_utc, utc_iso
 from mimdesk.store.db import StoreError
@@ -28,7 +29,7 @@ COLUMNS = (
     "typed_offset, recorded_at, seat, prev_hash, hash, hlc"
 )
 # An incident's events in the order every seat folds them (events.fold_key).
-FOLD_ORDER = "coalesce(hlc, ''), seat, incident_seq, id"
+FOLD_ORDER = "kind != 'incident.created', coalesce(hlc, ''), seat, incident_seq, id"
 
 
 class IncidentNotFound(LookupError):
@@ -225,7 +226,7 @@ def append(
     seq = tail(conn)[0]
     prev = seat_tail(conn, incident_id, seat)
     next_seq = last_number(conn, incident_id) + 1
-    stamp = latest_stamp(conn)
+    latest = stamp = latest_stamp(conn)
     written: list[ev.JournalEvent] = []
     for offset, draft in enumerate(drafts):
         stamp = hlc.after(stamp, recorded_at)
@@ -244,6 +245,14 @@ def append(
         state = apply(state, event)
         written.append(event)
         prev = event.hash
+    first = written[0] if written else None
+    if (
+        first is not None and latest is not None and first.hlc is not None
+        and first.hlc <= latest and first.kind != ev.INCIDENT_CREATED
+    ):  # fmt: skip
+        # Stamped before an event held (one from a seat whose clock runs far
+        # ahead): not the last in fold order, so fold it all again.
+        state = fold(iter_events(conn, incident_id))
     if state is not None and written:
         save_incident(conn, state, written[-1].seq)
         if cache is not None:
@@ -487,14 +496,22 @@ def refusal(event: ev.JournalEvent, *, own_seat: str, now: datetime) -> str:
     """Why another seat's event cannot be taken ('' when it can)."""
     if event.hlc is None:
         return "it has no clock stamp (sent by a MIMDesk too old to share incidents)"
-    if not hlc.believable(event.hlc, now):
-        return f"its clock stamp {event.hlc} is not believable (a day or more ahead)"
+    # Judged on the event alone, so every seat decides the same whenever it
+    # reads it: the stamp may not run a day ahead of the event's own recording.
+    if not hlc.believable(event.hlc, event.recorded_at):
+        return (
+            f"its clock stamp {event.hlc} runs a day or more ahead of when it "
+            "says it was recorded"
+        )
     if event.seat == own_seat:
         return f"it claims to come from this seat ({own_seat}), which never recorded it"
     if not event.sealed_correctly():
         return "its hash does not match its content (changed on the way)"
     if event.incident_id != normalise_id(event.incident_id):
         return f"{event.incident_id!r} is not an incident id"
+    problem = payload_problem(event)
+    if problem:
+        return f"its {event.kind} payload is malformed: {problem}"
     return ""
 
 
@@ -536,27 +553,45 @@ def merge(
     added: list[ev.JournalEvent] = []
     changed: set[str] = set()
     for incident_id, batch in fresh.items():
-        conn.execute("SAVEPOINT merge_incident")
-        try:
-            seq = tail(conn)[0]
+        stored, why = _merge_incident(conn, incident_id, ev.in_fold_order(batch))
+        if why:
+            # Event by event, so only what cannot be folded is refused, whatever
+            # else came in the same round.
             stored = []
-            for offset, event in enumerate(ev.in_fold_order(batch)):
-                event = replace(event, seq=seq + 1 + offset)
-                insert_verbatim(conn, event)
-                stored.append(event)
-            _refold(conn, incident_id)
-        except (DomainError, KeyError, ValueError, TypeError) as exc:
-            conn.execute("ROLLBACK TO merge_incident")
-            conn.execute("RELEASE merge_incident")
-            why = f"{incident_id} cannot be folded with them: {exc}"
-            refused += [(e.id, why) for e in batch]
-            continue
-        conn.execute("RELEASE merge_incident")
+            for event in ev.in_fold_order(batch):
+                one, why = _merge_incident(conn, incident_id, [event])
+                stored += one
+                if why:
+                    refused.append((event.id, why))
         added += stored
-        changed.add(incident_id)
+        if stored:
+            changed.add(incident_id)
     if cache is not None and changed:
         cache.clear()
     return Merged(tuple(added), known, tuple(refused), frozenset(changed))
+
+
+def _merge_incident(
+    conn: sqlite3.Connection, incident_id: str, events: Sequence[ev.JournalEvent]
+) -> tuple[list[ev.JournalEvent], str]:
+    """Store `events` and fold the incident again, all or nothing: (what was
+    stored, '') or ([], why it cannot be folded with them)."""
+    conn.execute("SAVEPOINT merge_incident")
+    try:
+        seq = tail(conn)[0]
+        stored = []
+        for offset, event in enumerate(events):
+            event = replace(event, seq=seq + 1 + offset)
+            insert_verbatim(conn, event)
+            stored.append(event)
+        _refold(conn, incident_id)
+    except (DomainError, LookupError, ValueError, TypeError, ArithmeticError,
+            sqlite3.IntegrityError) as exc:  # fmt: skip
+        conn.execute("ROLLBACK TO merge_incident")
+        conn.execute("RELEASE merge_incident")
+        return [], f"{incident_id} cannot be folded with it: {exc}"
+    conn.execute("RELEASE merge_incident")
+    return stored, ""
 
 
 def _refold(conn: sqlite3.Connection, incident_id: str) -> None:
@@ -564,9 +599,7 @@ def _refold(conn: sqlite3.Connection, incident_id: str) -> None:
     creation has not arrived)."""
     events = list(iter_events(conn, incident_id))
     if not events or events[0].kind != ev.INCIDENT_CREATED:
-        if any(e.kind == ev.INCIDENT_CREATED for e in events):
-            raise DomainError("an event is stamped before the incident was created")
-        return
+        return  # its creation has not arrived yet
     state = fold(events)
     if state is not None:
         save_incident(conn, state, max(e.seq for e in events))

@@ -83,10 +83,13 @@ def parse_batch(
     levels: Mapping[str, Any],
     bindings: dict[str, str],
     into: Received,
+    incident: str | None = None,
 ) -> None:
     """Check one journal batch and keep what can be merged in `into`: the whole
     batch is refused when its sender lacks the level; an entry when it is
-    malformed or names a seat bound to another account."""
+    malformed, names a seat bound to another account, or belongs to another
+    incident than the room's (`incident`: None when the room's is not known
+    yet, "" for the team room, where no journal event belongs)."""
     sender, remote = event.sender, event.remote_id
     need, has = required_for(levels, JOURNAL_TYPE), power_of(levels, sender)
     if has < need:
@@ -106,6 +109,14 @@ def parse_batch(
         except (KeyError, TypeError, ValueError) as exc:
             why = f"malformed journal event: {type(exc).__name__}: {exc}"
             into.refused.append((key, event.room_id, sender, why[:300]))
+            continue
+        if incident is not None and parsed.incident_id != incident:
+            why = (
+                f"it is {parsed.incident_id}'s, not this room's incident {incident}"
+                if incident
+                else "journal events are not taken from the team room"
+            )
+            into.refused.append((key, event.room_id, sender, why))
             continue
         bound = bindings.setdefault(parsed.seat, sender)
         if bound != sender:
@@ -413,17 +424,21 @@ class SeatSync:
         # a writer later demoted has older batches refused by seats that had not
         # read them yet. Resolving each event's auth state (its auth_events) via
         # /event/{id} and /state?at= would judge each batch as the server did.
-        # FIXME(seats): a batch's events are not checked to belong to the room's
-        # incident; a writer could post incident X's events into Y's room.
         changes = [e.content for e in events if e.type == POWER_TYPE]
         if changes:
             self._levels[room_id] = dict(changes[-1])
         levels = self._levels.get(room_id)
         if levels is None:
             levels = self._levels[room_id] = matrix.power_levels(room_id)
+        incident = {room: iid for iid, room in self._rooms().items()}.get(room_id)
+        if room_id == self._team:
+            incident = ""
         for event in events:
             if event.type == JOURNAL_TYPE:
-                parse_batch(event, levels=levels, bindings=bindings, into=received)
+                parse_batch(
+                    event, levels=levels, bindings=bindings, into=received,
+                    incident=incident,
+                )  # fmt: skip
             elif event.type == INCIDENT_TYPE:
                 parse_announcement(event, levels=levels, into=received)
 

@@ -59,11 +59,18 @@ def raw(
 
 
 def forged(
-    store: Store, incident_id: str, *, seat: str, note: str = "forged"
+    store: Store,
+    incident_id: str,
+    *,
+    seat: str,
+    note: str = "forged",
+    kind: str = ev.NOTE_ADDED,
+    payload: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A well-sealed note that names `seat`, never recorded by it."""
+    """A well-sealed event (a note unless told) that names `seat`, never
+    recorded by it."""
     now = datetime.now(UTC)
-    draft = ev.NewEvent(ev.NOTE_ADDED, {"text": note}, now, "mallory")
+    draft = ev.NewEvent(kind, payload or {"text": note}, now, "mallory")
     event = ev.seal(
         draft,
         seq=0,
@@ -194,6 +201,15 @@ def test_forged_events_are_refused_and_kept_as_refused(
     raw(synapse, a_account, "PUT", path, json=levels)
     # A writer's account naming a seat heard from another account.
     e.send_journal(room, [forged(b.store, incident_id, seat=a.store.seat)])
+    # A writer's own seat: another incident smuggled into this room, and a
+    # severity that is not one.
+    smuggled = forged(
+        b.store, "INC-261204-F4KE", seat="seat-eve", kind=ev.INCIDENT_CREATED,
+        payload={"title": "Smuggled", "severity": 1, "services": [], "demo": False},
+    )  # fmt: skip
+    odd = forged(b.store, incident_id, seat="seat-eve", kind=ev.SEVERITY_CHANGED,
+                 payload={"to": {"a": 1}})  # fmt: skip
+    e.send_journal(room, [smuggled, odd])
     b.round()
     for intruder in intruders:
         intruder.close()
@@ -201,4 +217,8 @@ def test_forged_events_are_refused_and_kept_as_refused(
     assert state(b.store, incident_id) == before
     refused = {r.sender: r.reason for r in b.store.refused_remote()}
     assert "power level 0" in refused[mallory.user_id]
-    assert f"bound to {a_account.user_id}" in refused[eve.user_id]
+    reasons = [r.reason for r in b.store.refused_remote() if r.sender == eve.user_id]
+    assert any(f"bound to {a_account.user_id}" in r for r in reasons)
+    assert any("INC-261204-F4KE's, not this room's incident" in r for r in reasons)
+    assert any("to is not a severity" in r for r in reasons)
+    assert [i.id for i in b.store.incidents()] == [incident_id]

@@ -161,3 +161,26 @@ def test_chat_settings_are_read_and_checked(tmp_path: Path) -> None:
         "MIMDESK_SLACK_API_URL must be an http:// or https:// URL with a host, e.g. "
         "http://127.0.0.1:9090, not 'not a url'",
     )
+
+
+def test_the_seats_table_is_read_and_its_mistakes_named_by_line(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text(
+        '[seats]\nenabled = true\nrole = "kiosk"\nwriters = "@a:hq"\n'
+        'readers = ["@wall:hq"]\n',
+        encoding="utf-8",
+    )
+
+    loaded = load_settings(path)
+
+    seats = loaded.settings.seats
+    assert seats.enabled
+    assert seats.role == "wallboard"  # a mistyped role never gives the right to write
+    assert seats.readers == ("@wall:hq",)
+    assert seats.writers == ()
+    assert loaded.problems == (
+        f"{path}:3: seats.role must be 'workstation' or 'wallboard', not 'kiosk'; "
+        "this seat only reads (as a wallboard) until it is fixed",
+        f"{path}:4: seats.writers must be a list of Matrix user ids like "
+        "'@ops:example.org', not '@a:hq'; using the default",
+    )

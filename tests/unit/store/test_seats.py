@@ -185,7 +185,7 @@ def test_bad_events_are_refused_with_a_reason_and_change_nothing(seats: Any) -> 
     assert "hash does not match" in reasons[note.id]
     assert "claims to come from this seat" in reasons["01OWNSEAT000000000000000AA"]
     assert "no clock stamp" in reasons["01NOSTAMP000000000000000AA"]
-    assert "not believable" in reasons["01AHEAD0000000000000000AA"]
+    assert "runs a day or more ahead" in reasons["01AHEAD0000000000000000AA"]
     assert "hash does not match" in reasons["01FORGED0000000000000000AA"]
     assert (b.event_count(), shown(b, incident_id)) == before
 
@@ -312,3 +312,80 @@ def test_any_interleaving_of_the_same_events_folds_to_the_same_state(
     finally:
         reference.close()
         shuffled.close()
+
+
+def _resealed(event: ev.JournalEvent, **changes: Any) -> ev.JournalEvent:
+    """`event` changed and sealed again, as a writer with bad intent would."""
+    changed = replace(event, **changes)
+    return replace(
+        changed, hash=ev.chain_hash(changed.prev_hash, changed.hashed_fields())
+    )
+
+
+def test_a_malformed_payload_is_refused_alone_however_the_events_are_batched(
+    seats: Any,
+) -> None:
+    a, _ = seats("a")
+    incident_id = declare(a)
+    a.add_note(incident_id, "one", actor="im").result()
+    a.change_severity(incident_id, 1, actor="im").result()
+    a.add_note(incident_id, "two", actor="im").result()
+    events = a.timeline(incident_id)
+    note = events[2]
+    severity = events[3]
+    bad = [
+        _resealed(note, id="01BADTEXT000000000000000AA", payload={"text": ["a"]}),
+        _resealed(severity, id="01BADLEVEL00000000000000AA", payload={"to": {"a": 1}}),
+        _resealed(note, id="01BADKIND000000000000000AA", kind=ev.TITLE_CHANGED,
+                  payload={"to": None}),
+        _resealed(note, id="01BADSTATUS0000000000000AA", kind=ev.STATUS_CHANGED,
+                  payload={"from": "declared", "to": "nonsense", "skipped": [],
+                           "reopened": False}),
+    ]  # fmt: skip
+    together, _ = seats("together")
+    apart, _ = seats("apart")
+
+    together.merge([*events, *bad]).result()
+    for event in [*events, *bad]:
+        apart.merge([event]).result()
+
+    assert shown(together, incident_id) == shown(apart, incident_id)
+    assert shown(together, incident_id) == shown(a, incident_id)
+    assert [e.id for e in together.timeline(incident_id)] == [e.id for e in events]
+    refused = dict(together.merge(bad).result().refused)
+    assert "text is not a text" in refused["01BADTEXT000000000000000AA"]
+    assert "to is not a severity" in refused["01BADLEVEL00000000000000AA"]
+    assert "to is not a text" in refused["01BADKIND000000000000000AA"]
+    assert "to is not a status" in refused["01BADSTATUS0000000000000AA"]
+
+
+def test_a_date_beyond_the_calendar_is_a_malformed_event_not_a_crash(
+    seats: Any,
+) -> None:
+    a, _ = seats("a")
+    incident_id = declare(a)
+    wire = ev.to_dict(a.timeline(incident_id)[0])
+
+    with pytest.raises(ValueError, match="out of range"):
+        ev.from_dict({**wire, "occurred_at": "9999-12-31T23:59:59-23:59"})
+    with pytest.raises(ValueError, match="out of range"):
+        ev.from_dict({**wire, "incident_seq": float("inf")})
+
+
+def test_after_hearing_a_seat_whose_clock_runs_days_ahead_this_seat_is_believed(
+    seats: Any,
+) -> None:
+    ahead, _ = seats("ahead", T0 + timedelta(days=3))
+    a, clock_a = seats("a")
+    b, _ = seats("b")
+    incident_id = declare(ahead)
+    ship(ahead, a)
+    ship(ahead, b)
+    ahead.mark_published([e.id for e in ahead.unpublished()], room="!r", remote_id="$1")
+
+    clock_a.step()
+    a.add_note(incident_id, "written after hearing the fast seat", actor="im").result()
+    merged = ship(a, b)
+
+    assert merged.refused == ()
+    assert shown(a, incident_id) == shown(b, incident_id)
