@@ -123,6 +123,12 @@ services = ["payments-api"]
 """
 
 
+def _interruptible() -> None:
+    """Ctrl+C as at a terminal: a test run in the background (as CI may be)
+    passes on SIGINT ignored, and the run would play to its end."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_a_stopped_run_is_debriefed_as_played_however_often_and_from_anywhere(
     mimdesk: Run, tmp_path: Path, data_dir: Path, config: Path
 ) -> None:
@@ -136,7 +142,7 @@ def test_a_stopped_run_is_debriefed_as_played_however_often_and_from_anywhere(
          "--config", str(config), "exercise", "run", "drill.toml",
          "--speed", "60", "--autopilot", "--headless"],
         cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=env,
+        env=env, preexec_fn=_interruptible,
     )  # fmt: skip
     try:
         started = time.monotonic()
