@@ -73,6 +73,10 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--since", metavar="DATE", help="detected on or after DATE")
     p.add_argument("--include-demo", action="store_true", help="count DEMO ones")
+    p.add_argument(
+        "--include-exercise", action="store_true",
+        help="count exercise incidents (always, with --exercise RUN)",
+    )  # fmt: skip
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_metrics)
 
@@ -254,6 +258,7 @@ def cmd_metrics(ctx: Context, args: argparse.Namespace) -> int:
         store.incidents(limit=100_000),
         since=since.utc if since else None,
         include_demo=args.include_demo or ctx.demo,
+        include_exercise=args.include_exercise or ctx.exercise is not None,
     )
     targets = load_targets()
     journals = [(i, store.timeline(i.id)) for i in chosen]

@@ -4,6 +4,7 @@ readable and apart from real incidents, and a broken scenario named by line."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -54,6 +55,10 @@ def test_a_headless_autopilot_run_scores_the_reference_response_in_full(
     refused = mimdesk("--exercise", run, "incident", "note", listed.split()[0], "x")
     assert refused.returncode == 2
     assert "read-only from the command line" in refused.stderr
+    # Its metrics count the exercise incident; the real store's never do.
+    counted = json.loads(ok(mimdesk("--exercise", run, "metrics", "--json")))
+    assert counted["incidents"] == 1
+    assert counted["durations"]["time_to_resolve"]["count"] == 1
 
     # The debrief can be written again, as Markdown, for the last run.
     again = ok(mimdesk("exercise", "debrief", "--format", "md"))
