@@ -505,6 +505,12 @@ def cmd_verify(ctx: Context, args: argparse.Namespace) -> int:
     scope = journal.normalise_id(args.id) if args.id else "the whole journal"
     if not problems:
         print(f"journal ok: {store.event_count()} events, chain intact ({scope})")
+        held = store.events_by_seat(args.id)
+        if len(held) > 1 or store.seat not in held:
+            for seat, count in held.items():
+                mine = " (this seat)" if seat == store.seat else ""
+                noun = "event" if count == 1 else "events"
+                print(f"  seat {seat}{mine}: {count} {noun}, its chain intact")
         return EXIT_OK
     for problem in problems:
         print(problem.message)

@@ -1051,6 +1051,19 @@ class Store:
         """Changes whenever another connection commits: cheap polling for changes."""
         return int(self._reader().execute("PRAGMA data_version").fetchone()[0])
 
+    def events_by_seat(self, incident_id: str | None = None) -> dict[str, int]:
+        """How many events each seat recorded, of those held (on one incident)."""
+        where, args = (
+            ("WHERE incident_id = ?", (journal.normalise_id(incident_id),))
+            if (incident_id)
+            else ("", ())
+        )
+        rows = self._reader().execute(
+            f"SELECT seat, count(*) FROM journal {where} GROUP BY seat ORDER BY seat",
+            args,
+        )
+        return {str(seat): int(n) for seat, n in rows}
+
     def event_count(self) -> int:
         return int(self._reader().execute("SELECT count(*) FROM journal").fetchone()[0])
 

@@ -83,6 +83,31 @@ def test_a_seat_shows_the_incident_another_declared(seats: Any) -> None:
     assert merged.refused == ()
     assert [(s.seat, s.events) for s in b.seats()] == [(a.seat, 2)]
     assert b.verify() == []
+    assert b.events_by_seat() == {a.seat: 2}
+
+
+def test_journal_verify_names_each_seat_whose_chain_it_checked(
+    seats: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mimdesk import cli
+
+    a, _ = seats("a")
+    b, _ = seats("b")
+    incident_id = declare(a)
+    ship(a, b)
+    b.add_note(incident_id, "seen here too", actor="im").result()
+
+    code = cli.main(["--data-dir", str(tmp_path / "b"), "--config",
+                     str(tmp_path / "none.toml"), "journal", "verify"])  # fmt: skip
+
+    assert code == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "journal ok: 3 events, chain intact (the whole journal)",
+        *sorted([
+            f"  seat {a.seat}: 2 events, its chain intact",
+            f"  seat {b.seat} (this seat): 1 event, its chain intact",
+        ], key=lambda line: line.split()[1]),
+    ]  # fmt: skip
 
 
 def test_edits_made_apart_converge_and_both_stay_in_the_timeline(seats: Any) -> None:
