@@ -119,6 +119,13 @@ def cmd_sync(ctx: Context, args: argparse.Namespace) -> int:
     print(
         f"published {status.published}, merged {status.merged}, "
         f"refused {status.refused}"
-        + ("" if status.connected else f"; offline: {status.problem}")
+        + ("" if status.connected else f"; {_why_not(status)}")
     )
     return EXIT_OK if status.connected else EXIT_PROBLEMS
+
+
+def _why_not(status: Any) -> str:
+    """Not linked: cut off (and since when), or refused outright."""
+    if status.offline_since is not None:
+        return f"offline since {utc_iso(status.offline_since)}: {status.problem}"
+    return f"not linked: {status.problem}"
