@@ -58,9 +58,7 @@ def main() -> int:
     # checkout's own modules are compiled on every start when the environment
     # sets PYTHONDONTWRITEBYTECODE, which would time the compiler, not MIMDesk.
     package = Path(__file__).resolve().parents[1] / "mimdesk"
-    subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", str(package)], check=True
-    )
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
     with tempfile.TemporaryDirectory() as tmp:
         data, shot = Path(tmp) / "data", Path(tmp) / "shot.png"
         app = [sys.executable, "-m", "mimdesk", "--demo", "--data-dir", str(data)]

@@ -10,7 +10,7 @@ import json
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from ulid import ULID
@@ -84,13 +84,16 @@ def row_event(row: sqlite3.Row | tuple[object, ...]) -> ev.JournalEvent:
     )
 
 
-def insert_verbatim(conn: sqlite3.Connection, event: ev.JournalEvent) -> None:
-    """Store an already-recorded event exactly as it was (salvage, later merges)."""
+def insert_verbatim(
+    conn: sqlite3.Connection, event: ev.JournalEvent, *, seq: int | None = None
+) -> None:
+    """Store an already-recorded event exactly as it was (salvage, later merges);
+    `seq`: its place in this store, when not the one it carries."""
     fields = event.hashed_fields()
     conn.execute(
         f"INSERT INTO journal ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
-            event.seq,
+            event.seq if seq is None else seq,
             event.id,
             event.incident_id,
             event.incident_seq,
@@ -486,7 +489,7 @@ def _check_read_model(conn: sqlite3.Connection, wanted: str | None) -> list[Prob
 class Merged:
     """What merging a batch of other seats' events did."""
 
-    added: tuple[ev.JournalEvent, ...] = ()
+    added: tuple[ev.JournalEvent, ...] = ()  # as received: `seq` is not this store's
     known: int = 0  # already held (this seat's own, or seen before)
     refused: tuple[tuple[str, str], ...] = ()  # (event id, why)
     incidents: frozenset[str] = frozenset()  # whose shown state may have changed
@@ -534,12 +537,11 @@ def merge(
     refused: list[tuple[str, str]] = []
     fresh: dict[str, list[ev.JournalEvent]] = {}
     seen: set[str] = set()
+    held = _held_hashes(conn, [e.id for e in events])
     for event in events:
-        row = conn.execute(
-            "SELECT hash FROM journal WHERE id = ?", (event.id,)
-        ).fetchone()
+        row = held.get(event.id)
         if row is not None or event.id in seen:
-            if row is not None and str(row[0]) != event.hash:
+            if row is not None and row != event.hash:
                 refused.append((event.id, "a different event with this id is held"))
             else:
                 known += 1
@@ -571,6 +573,19 @@ def merge(
     return Merged(tuple(added), known, tuple(refused), frozenset(changed))
 
 
+def _held_hashes(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, str]:
+    """The hashes of those of `ids` this store holds (one query per 500)."""
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT id, hash FROM journal WHERE id IN ({marks})", chunk
+        )
+        found.update((str(i), str(h)) for i, h in rows)
+    return found
+
+
 def _merge_incident(
     conn: sqlite3.Connection, incident_id: str, events: Sequence[ev.JournalEvent]
 ) -> tuple[list[ev.JournalEvent], str]:
@@ -581,8 +596,7 @@ def _merge_incident(
         seq = tail(conn)[0]
         stored = []
         for offset, event in enumerate(events):
-            event = replace(event, seq=seq + 1 + offset)
-            insert_verbatim(conn, event)
+            insert_verbatim(conn, event, seq=seq + 1 + offset)
             stored.append(event)
         _refold(conn, incident_id)
     except (DomainError, LookupError, ValueError, TypeError, ArithmeticError,
