@@ -109,6 +109,9 @@ def cmd_sync(ctx: Context, args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     sync = SeatSync(store, seats, factory)
+    if not sync.claim():
+        print(f"error: {sync.status().problem}; stop it first", file=sys.stderr)
+        return EXIT_USAGE
     stop = threading.Event()
     try:
         run_rounds(sync, once=args.once, stop=stop)

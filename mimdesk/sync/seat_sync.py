@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from mimdesk.connectors.errors import AuthFailed, ConnectorError
@@ -35,6 +36,7 @@ from mimdesk.connectors.matrix_seats import (
 from mimdesk.domain import events as ev
 from mimdesk.settings import SeatSettings, Settings, chat_from_environment
 from mimdesk.store import journal
+from mimdesk.store.lock import StoreInUse, StoreLock
 from mimdesk.store.seats import Seat
 from mimdesk.store.store import Store
 from mimdesk.sync.worker import join_worker
@@ -171,6 +173,7 @@ class SeatSync:
         self._failures = 0
         self._team: str | None = None
         self._levels: dict[str, dict[str, Any]] = {}
+        self._link: StoreLock | None = None  # held while this process links
 
     @property
     def writes(self) -> bool:
@@ -178,8 +181,26 @@ class SeatSync:
 
     # --- the thread ---------------------------------------------------------------
 
+    def claim(self) -> bool:
+        """Take this data folder's seat link (one process at a time publishes
+        and reads for a store); False, said in the status, when another has it."""
+        if self._link is not None:
+            return True
+        lock = StoreLock(Path(f"{self._store.path}.seats"))
+        try:
+            lock.exclusive()
+        except StoreInUse:
+            self._set(
+                connected=False,
+                problem="another MIMDesk on this data folder already links it to "
+                "the other seats (the console or `mimdesk seats sync`)",
+            )
+            return False
+        self._link = lock
+        return True
+
     def start(self) -> None:
-        if self._thread is None:
+        if self._thread is None and self.claim():
             self._thread = threading.Thread(
                 target=self._run, name="seat-sync", daemon=True
             )
@@ -192,6 +213,9 @@ class SeatSync:
         if stopped and self._client is not None:
             self._client.close()
             self._client = None
+        if stopped and self._link is not None:
+            self._link.release()
+            self._link = None
         return stopped
 
     def wake(self) -> None:

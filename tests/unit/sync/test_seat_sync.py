@@ -289,3 +289,16 @@ def test_a_wallboard_publishes_nothing(store: Store) -> None:
 
     assert matrix.sent == []
     assert sync.status().connected
+
+
+def test_one_process_at_a_time_links_a_data_folder(store: Store) -> None:
+    matrix = FakeMatrix()
+    first = SeatSync(store, SeatSettings(enabled=True), lambda: matrix)
+    second = SeatSync(store, SeatSettings(enabled=True), lambda: matrix)
+
+    assert first.claim()
+    assert not second.claim()
+    assert "already links it to the other seats" in second.status().problem
+    first.stop()
+    assert second.claim()
+    second.stop()
