@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mimdesk.connectors.errors import Permanent
-from mimdesk.connectors.matrix import MatrixClient, Refused, alias_localpart
+from mimdesk.connectors.matrix import (
+    MatrixClient,
+    Refused,
+    _dumps,
+    _seg,
+    _size,
+    _text,
+    alias_localpart,
+)
 
 log = logging.getLogger(__name__)
 
@@ -421,24 +429,3 @@ def _object(value: object) -> Mapping[str, Any]:
 
 def _id(answer: Mapping[str, Any]) -> str:
     return _text(answer, "room_id")
-
-
-def _text(answer: Mapping[str, Any], key: str) -> str:
-    value = answer.get(key)
-    if not isinstance(value, str) or not value:
-        raise Permanent(f"Matrix answer without {key}: not a Matrix homeserver?")
-    return value
-
-
-def _seg(value: str) -> str:
-    from urllib.parse import quote
-
-    return quote(value, safe="")
-
-
-def _dumps(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
-def _size(value: object) -> int:
-    return len(json.dumps(value, ensure_ascii=False).encode())

@@ -507,7 +507,7 @@ class RecoveryActions(QObject):
         self.console.show_message(f"{incident.id}: verifying recovery\u2026")
         jobs = [(c, "verify") for c in checks]
         work = partial(_check_and_record, ctx, incident.id, jobs)
-        self.console._command(partial(_in_background, work), self._on_checked)
+        self.console._command(partial(in_background, work), self._on_checked)
 
     def check(self, action_id: str) -> None:
         """Run the selected action's check in the background; record the result."""
@@ -525,7 +525,7 @@ class RecoveryActions(QObject):
             incident.id,
             [(action.check, action.id)],
         )
-        self.console._command(partial(_in_background, work), self._on_checked)
+        self.console._command(partial(in_background, work), self._on_checked)
 
     def _on_checked(self, events: list[JournalEvent]) -> None:
         self.console.show_message("; ".join(describe(e) for e in events))
@@ -575,7 +575,7 @@ def _check_and_record(
     ).result()
 
 
-def _in_background(work: Callable[[], T]) -> Future[T]:
+def in_background(work: Callable[[], T], name: str = "recovery-checks") -> Future[T]:
     """Run `work` on its own short-lived thread; the Future gives its result."""
     future: Future[T] = Future()
 
@@ -585,5 +585,5 @@ def _in_background(work: Callable[[], T]) -> Future[T]:
         except Exception as exc:  # noqa: BLE001 - the GUI thread reports it
             future.set_exception(exc)
 
-    threading.Thread(target=run, name="recovery-checks", daemon=True).start()
+    threading.Thread(target=run, name=name, daemon=True).start()
     return future

@@ -8,8 +8,6 @@ The rules themselves are mimdesk.domain.rules; mimdesk.automation records them.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import datetime
 from functools import partial
@@ -22,6 +20,7 @@ from mimdesk.domain import rules
 from mimdesk.domain.events import JournalEvent
 from mimdesk.domain.incident import describe
 from mimdesk.domain.times import format_clock
+from mimdesk.ui.actions_panel import in_background
 
 if TYPE_CHECKING:
     from mimdesk.ui.actions_panel import RecoveryActions
@@ -137,7 +136,7 @@ class RuleActions(QObject):
             return
         self._watching = True
         work = partial(_watch_rounds, self.console.ctx, self.check_runner)
-        future = _in_background(work)
+        future = in_background(work, name="recovery-watch")
         future.add_done_callback(self._on_round_finished)
         self.console.bridge.run(future, self._on_watched)
 
@@ -180,16 +179,3 @@ def _watch_rounds(
         if source is not None:
             source.close()
     return out
-
-
-def _in_background(work: Callable[[], list[JournalEvent]]) -> Future[Any]:
-    future: Future[Any] = Future()
-
-    def run() -> None:
-        try:
-            future.set_result(work())
-        except Exception as exc:  # noqa: BLE001 - the GUI thread reports it
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name="recovery-watch", daemon=True).start()
-    return future
