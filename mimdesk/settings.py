@@ -272,15 +272,11 @@ def _settings_from(data: dict[str, Any], path: Path) -> Loaded:
 
 def _automation_problem(path: Path, text: str) -> str:
     """'file:line: [automation] key: what is wrong', and what happens instead."""
-    from mimdesk.domain.toml_lines import table_key_line
-
     key = text.removeprefix("[automation] ").split(":", 1)[0].strip()
-    try:
-        line = table_key_line(path.read_text(encoding="utf-8"), "automation", key)
-    except (OSError, UnicodeDecodeError):
-        line = None
-    where = f"{path}:{line}" if line else str(path)
-    return f"{where}: {text}" + ("" if "stay off" in text else "; using the default")
+    where = _line_of(_lines(path), "automation", key)
+    return f"{path}{where}: {text}" + (
+        "" if "stay off" in text else "; using the default"
+    )
 
 
 def _severity_names(names: object, path: Path, problems: list[str]) -> SeverityScale:

@@ -28,21 +28,3 @@ def key_line(
         if key and line.split("=", 1)[0].strip() == key:
             return line_no
     return start or None
-
-
-def table_key_line(text: str, table: str, key: str) -> int | None:
-    """The line (from 1) of `key` in the plain `[table]`, else of its header."""
-    lines = text.splitlines()
-    start = next(
-        (n for n, line in enumerate(lines, start=1) if line.strip() == f"[{table}]"),
-        None,
-    )
-    if start is None:
-        return None
-    for line_no in range(start + 1, len(lines) + 1):
-        line = lines[line_no - 1].strip()
-        if line.startswith("["):
-            break
-        if line.split("=", 1)[0].strip() == key:
-            return line_no
-    return start
